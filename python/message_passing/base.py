@@ -1,0 +1,100 @@
+"""The component contracts. Each is one method, as in the original:
+
+- an Input yields messages (`__iter__`), or, if native, exposes a core `source` once opened;
+- a Decoder turns received data into a message (`decode`);
+- a Filter returns the message, changed or not, or None to drop it (`filter`); only None drops;
+- an Encoder turns a message into bytes (`encode`);
+- an Output takes encoded messages (`consume`), or, if native, exposes a core `sink` once opened.
+
+A user's class need not subclass these: any object with the one method will do. Subclassing buys
+declared, checked options (see options.py) and the `open`/`close`/`reopen` hooks.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar, Iterator
+
+from .options import Option, check_options
+
+
+class Component:
+    """One part of a chain: its declared options become attributes."""
+
+    name: ClassVar[str] = ""
+    options: ClassVar[dict[str, Option]] = {}
+
+    def __init__(self, **options: Any) -> None:
+        for key, value in check_options(self.label(), self.options, options).items():
+            setattr(self, key, value)
+
+    @classmethod
+    def label(cls) -> str:
+        return cls.name or f"{cls.__module__}.{cls.__qualname__}"
+
+    def open(self) -> None:
+        """Acquires sockets and files (after a --daemonize fork)."""
+
+    def close(self) -> None:
+        """Delivers what is queued (within its bound) and releases what open acquired."""
+
+    def counters(self) -> dict[str, int]:
+        return {}
+
+
+class Input(Component):
+    """Yields messages: bytes or str for the decoder, or already-decoded objects."""
+
+    source = None  # a native input's core Source, once opened
+    json_frames = True  # set by the chain: validate JSON natively (JSON decoder) or pass bytes on
+
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def counters(self) -> dict[str, int]:
+        if self.source is None:
+            return {}
+        return {"received": self.source.received, "rejected": self.source.rejected}
+
+
+class Decoder(Component):
+    def decode(self, data: bytes) -> Any:
+        raise NotImplementedError
+
+
+class Filter(Component):
+    def filter(self, message: Any) -> Any:
+        return message
+
+
+class Encoder(Component):
+    def encode(self, message: Any) -> bytes:
+        raise NotImplementedError
+
+
+class Output(Component):
+    """Takes encoded messages. A native output writes through its core `sink`."""
+
+    sink = None  # a native output's core Sink, once opened
+
+    def consume(self, message: bytes) -> None:
+        self.consume_batch([message])
+
+    def consume_batch(self, messages: list) -> None:
+        if not self.sink.write_list(messages):
+            err = self.sink.take_error()
+            raise OSError(err, os.strerror(err))
+
+    def reopen(self) -> None:
+        """Opens files anew (SIGHUP, after log rotation)."""
+
+    def counters(self) -> dict[str, int]:
+        if self.sink is None:
+            return {}
+        return {"sent": self.sink.sent, "dropped": self.sink.dropped, "failed": self.sink.failed}
+
+
+def label(component: Any) -> str:
+    """How messages name a component: its short name, or its class path."""
+    cls = type(component)
+    return getattr(cls, "name", "") or f"{cls.__module__}.{cls.__qualname__}"

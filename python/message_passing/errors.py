@@ -1,0 +1,65 @@
+"""The error chain: what could not be decoded, filtered, encoded or written becomes one record,
+encoded by --error_encoder and written by --error, and the pipeline goes on.
+
+Records are JSON objects like the original's: `class`, `exception`, and the offending data
+(`packed_data` for input, as text: bytes that are not UTF-8 appear as \\xNN escapes). The error
+chain itself never stops the pipeline: if it cannot write, that is said once on stderr and counted.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+DECODING = "Message::Passing::Exception::Decoding"
+ENCODING = "Message::Passing::Exception::Encoding"
+FILTER = "Message::Passing::Exception::Filter"
+OUTPUT = "Message::Passing::Exception::Output"
+
+
+def as_text(data: Any) -> str:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data).decode("utf-8", "backslashreplace")
+    return data if isinstance(data, str) else repr(data)
+
+
+class ErrorChain:
+    def __init__(self, encoder, output) -> None:
+        self.encoder = encoder
+        self.output = output
+        self.reported = 0
+        self.lost = 0  # records the error chain itself could not write
+
+    def decoding(self, data: Any, why: str, size: int | None = None) -> None:
+        record = {"class": DECODING, "exception": why, "packed_data": as_text(data)}
+        if size is not None and size != len(data):
+            record["size"] = size
+        self.report(record)
+
+    def encoding(self, message: Any, exc: BaseException) -> None:
+        self.report({"class": ENCODING, "exception": _exc_text(exc), "stringified_data": as_text(message)})
+
+    def filter_failed(self, message: Any, exc: BaseException) -> None:
+        self.report({"class": FILTER, "exception": _exc_text(exc, with_traceback=True),
+                     "stringified_data": as_text(message)})
+
+    def output_failed(self, label: str, exc: BaseException, count: int) -> None:
+        self.report({"class": OUTPUT, "exception": f"{label}: {_exc_text(exc)}", "lost": count})
+
+    def report(self, record: dict) -> None:
+        self.reported += 1
+        try:
+            self.output.consume(self.encoder.encode(record))
+        except Exception as e:
+            if not self.lost:
+                print(f"message-passing: the error chain cannot write ({_exc_text(e)}); "
+                      "further error records are counted, not shown", file=sys.stderr, flush=True)
+            self.lost += 1
+
+
+def _exc_text(exc: BaseException, with_traceback: bool = False) -> str:
+    if with_traceback and exc.__traceback__ is not None:
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,1 @@
+"""Filters: each returns the message (changed or not) or None to drop it."""

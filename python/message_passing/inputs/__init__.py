@@ -1,0 +1,1 @@
+"""Inputs: where messages come from."""

@@ -1,0 +1,53 @@
+"""ZeroMQ: receives from a SUB (default, subscribed to everything) or PULL socket, in the core.
+
+One frame is one message. Of a message of several frames, the first frame is the topic and every
+later frame a message of its own; the topic is added to each (JSON objects only) under the key
+`topic_field`, unless the object already has that key.
+"""
+
+from __future__ import annotations
+
+import zmq
+
+from .. import _core
+from ..base import Input
+from ..options import Option
+from ..zmqsocket import SOCKET_OPTIONS, attach, check_endpoint, context
+from .stdin import MAX_MESSAGE_SIZE
+
+TYPES = {"SUB": zmq.SUB, "PULL": zmq.PULL}
+
+
+class ZeroMQ(Input):
+    name = "ZeroMQ"
+    options = {
+        **SOCKET_OPTIONS,
+        "socket_type": Option("string", "SUB or PULL", "SUB", choices=tuple(TYPES)),
+        "subscribe": Option("strings", "SUB only: topic prefixes to receive (the raw bytes of a "
+                            "single-frame message start with one of them)", [""]),
+        "linger": Option("integer", "milliseconds; accepted for compatibility (an input queues nothing)", 0),
+        "max_message_size": MAX_MESSAGE_SIZE,
+        "topic_field": Option("string", "key that receives a multipart message's topic (\"\": drop the topic)",
+                              "topic"),
+    }
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        check_endpoint(self.name + " input", self.connect, self.socket_bind)
+        self.socket = None
+
+    def open(self) -> None:
+        sock = context().socket(TYPES[self.socket_type])
+        sock.setsockopt(zmq.RCVHWM, self.socket_hwm)
+        sock.setsockopt(zmq.LINGER, 0)
+        if self.socket_type == "SUB":
+            for prefix in self.subscribe:
+                sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
+        attach("ZeroMQ input", sock, self.connect, self.socket_bind)
+        self.socket = sock
+        self.source = _core.ZmqSource(sock, validate=self.json_frames, max_size=self.max_message_size,
+                                      topic_field=self.topic_field)
+
+    def close(self) -> None:
+        if self.socket is not None:
+            self.socket.close(linger=0)

@@ -1,0 +1,849 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The native core: sources that read and frame messages, sinks that write them, and `pump`, the
+loop that moves batches from one source to its sinks without the GIL.
+
+A source fills a Batch: accepted records (validated and minified JSON, or bytes as they came) and
+rejected inputs (kept for the error chain). A sink writes a Batch: files and pipes get one record a
+line in one write(2) a batch; ZeroMQ sockets get one frame a record, never blocking: a record that
+meets the high-water mark is dropped and counted.
+"""
+from libc.errno cimport errno, EINTR, EAGAIN, ENOMEM, ENOENT
+from libc.stdint cimport uint64_t
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memcpy, memchr, memmove, strlen, strerror
+from posix.unistd cimport read, write, close
+from posix.fcntl cimport open as c_open, O_WRONLY, O_CREAT, O_APPEND, O_TRUNC
+from posix.stat cimport struct_stat, stat, fstat
+
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
+
+from core cimport *
+
+import zmq  # loads the libzmq that the core then shares with pyzmq
+
+cdef extern from "<poll.h>" nogil:
+    struct pollfd:
+        int fd
+        short events
+        short revents
+    int poll(pollfd *, unsigned long, int)
+    short POLLIN, POLLOUT
+
+cdef extern from "<fcntl.h>" nogil:
+    int O_CLOEXEC
+
+cdef extern from "<time.h>" nogil:
+    struct timespec:
+        long tv_sec
+        long tv_nsec
+    int clock_gettime(int, timespec *)
+    int CLOCK_MONOTONIC
+
+cdef const char *_err = mp_zmq_load()
+if _err != NULL:
+    raise ImportError("message_passing core: " + (<bytes>_err).decode())
+cdef int _maj, _min, _pat
+mp_zmq.version(&_maj, &_min, &_pat)
+if (_maj, _min, _pat) != zmq.zmq_version_info():
+    raise ImportError("message_passing core: found libzmq %d.%d.%d, pyzmq uses %s"
+                      % (_maj, _min, _pat, zmq.zmq_version()))
+
+# What fill and pump report.
+cdef enum:
+    OK = 0          # a batch (possibly empty) was read
+    EOF = 1         # the source has ended; the batch holds its last records
+    WAKE = 2        # the wake-up descriptor became readable (a signal arrived)
+    ERROR = 3       # the source failed; its `error` tells why
+    REJECTED = 4    # (pump) the batch holds rejected inputs for the error chain
+    SINK_ERROR = 5  # (pump) a sink failed; its `take_error()` tells why
+
+STATUS = {"OK": OK, "EOF": EOF, "WAKE": WAKE, "ERROR": ERROR, "REJECTED": REJECTED,
+          "SINK_ERROR": SINK_ERROR}
+globals().update(STATUS)
+
+DEF MAX_RECORDS = 4096        # records in one batch
+DEF MAX_BYTES = 4 << 20       # bytes in one batch (a single larger record still fits)
+DEF READ_CHUNK = 256 << 10    # read(2) size for line sources
+DEF KEEP = 4096               # bytes kept of an oversized input for its error record
+
+cdef const char *HEX = "0123456789abcdef"
+
+
+# ---------------------------------------------------------------------------------------------
+# buffers and batches
+
+cdef int buf_reserve(buf_t *b, size_t extra) noexcept nogil:
+    cdef size_t want = b.len + extra
+    cdef size_t cap
+    cdef char *p
+    if want <= b.cap:
+        return 0
+    cap = b.cap * 2 if b.cap else 4096
+    while cap < want:
+        cap *= 2
+    p = <char *>realloc(b.p, cap)
+    if p == NULL:
+        return -1
+    b.p = p
+    b.cap = cap
+    return 0
+
+
+cdef void buf_shrink(buf_t *b, size_t keep) noexcept nogil:
+    # give back what one huge input made a reusable buffer grow to (its content is kept)
+    cdef char *p
+    if b.cap > keep and b.len <= keep:
+        p = <char *>realloc(b.p, keep) if keep else NULL
+        if keep and p == NULL:
+            return
+        if not keep:
+            free(b.p)
+        b.p = p
+        b.cap = keep
+
+
+cdef int grow_index(batch_t *b) noexcept nogil:
+    cdef size_t cap = b.cap * 2 if b.cap else 256
+    cdef size_t *o = <size_t *>realloc(b.off, cap * sizeof(size_t))
+    if o == NULL:
+        return -1
+    b.off = o
+    o = <size_t *>realloc(b.rec_len, cap * sizeof(size_t))
+    if o == NULL:
+        return -1
+    b.rec_len = o
+    b.cap = cap
+    return 0
+
+
+cdef int grow_rejects(batch_t *b) noexcept nogil:
+    cdef size_t cap = b.rcap * 2 if b.rcap else 16
+    cdef void *p
+    p = realloc(b.r_off, cap * sizeof(size_t))
+    if p == NULL:
+        return -1
+    b.r_off = <size_t *>p
+    p = realloc(b.r_kept, cap * sizeof(size_t))
+    if p == NULL:
+        return -1
+    b.r_kept = <size_t *>p
+    p = realloc(b.r_size, cap * sizeof(size_t))
+    if p == NULL:
+        return -1
+    b.r_size = <size_t *>p
+    p = realloc(b.r_why, cap * sizeof(char *))
+    if p == NULL:
+        return -1
+    b.r_why = <const char **>p
+    b.rcap = cap
+    return 0
+
+
+cdef void batch_clear(batch_t *b) noexcept nogil:
+    b.data.len = 0
+    b.n = 0
+    b.rdata.len = 0
+    b.nr = 0
+    b.exotic = 0
+    b.oom = 0
+    buf_shrink(&b.data, 2 * MAX_BYTES)
+    buf_shrink(&b.rdata, 1 << 20)
+
+
+cdef bint batch_full(batch_t *b) noexcept nogil:
+    return b.n >= MAX_RECORDS or b.data.len >= MAX_BYTES
+
+
+# Appends a record of `n` bytes that the caller then writes at the returned address.
+cdef char *batch_open_record(batch_t *b, size_t n) noexcept nogil:
+    if b.n == b.cap and grow_index(b) < 0:
+        return NULL
+    if buf_reserve(&b.data, n + 1) < 0:
+        return NULL
+    b.off[b.n] = b.data.len
+    return b.data.p + b.data.len
+
+
+cdef void batch_close_record(batch_t *b, size_t n) noexcept nogil:
+    b.data.p[b.data.len + n] = b'\n'
+    b.rec_len[b.n] = n
+    b.data.len += n + 1
+    b.n += 1
+
+
+cdef int batch_add(batch_t *b, const char *p, size_t n) noexcept nogil:
+    cdef char *dst = batch_open_record(b, n)
+    if dst == NULL:
+        b.oom = 1
+        return -1
+    memcpy(dst, p, n)
+    batch_close_record(b, n)
+    return 0
+
+
+cdef int batch_reject(batch_t *b, const char *p, size_t kept, size_t size, const char *why) noexcept nogil:
+    if b.nr == b.rcap and grow_rejects(b) < 0:
+        b.oom = 1
+        return -1
+    if buf_reserve(&b.rdata, kept) < 0:
+        b.oom = 1
+        return -1
+    memcpy(b.rdata.p + b.rdata.len, p, kept)
+    b.r_off[b.nr] = b.rdata.len
+    b.r_kept[b.nr] = kept
+    b.r_size[b.nr] = size
+    b.r_why[b.nr] = why
+    b.rdata.len += kept
+    b.nr += 1
+    return 0
+
+
+cdef void batch_free(batch_t *b) noexcept nogil:
+    free(b.data.p)
+    free(b.off)
+    free(b.rec_len)
+    free(b.rdata.p)
+    free(b.r_off)
+    free(b.r_kept)
+    free(b.r_size)
+    free(b.r_why)
+
+
+cdef class Batch:
+    """Records and rejected inputs read by one `fill`, for the Python side of a chain."""
+    cdef batch_t b
+
+    def __dealloc__(self):
+        batch_free(&self.b)
+
+    def __len__(self):
+        return self.b.n
+
+    def clear(self):
+        batch_clear(&self.b)
+
+    @property
+    def exotic(self):
+        """How many records hold numbers beyond a 64-bit integer or a double (orjson would round them)."""
+        return self.b.exotic
+
+    def lines(self):
+        """The records as bytes, each followed by a newline."""
+        return self.b.data.p[:self.b.data.len] if self.b.data.len else b""
+
+    def messages(self):
+        """The records as a list of bytes."""
+        cdef size_t i
+        return [self.b.data.p[self.b.off[i]:self.b.off[i] + self.b.rec_len[i]] for i in range(self.b.n)]
+
+    def json_array(self):
+        """The records as one JSON array, for a single decode call (records must be JSON)."""
+        cdef size_t i
+        cdef char *p
+        if self.b.n == 0:
+            return b"[]"
+        out = PyBytes_FromStringAndSize(NULL, self.b.data.len + 1)
+        p = PyBytes_AS_STRING(out)
+        p[0] = b'['
+        memcpy(p + 1, self.b.data.p, self.b.data.len)
+        for i in range(self.b.n):
+            p[1 + self.b.off[i] + self.b.rec_len[i]] = b','
+        p[self.b.data.len] = b']'
+        return out
+
+    def rejects(self):
+        """The rejected inputs: a list of (bytes kept, full size, reason)."""
+        cdef size_t i
+        return [(self.b.rdata.p[self.b.r_off[i]:self.b.r_off[i] + self.b.r_kept[i]],
+                 self.b.r_size[i], (<bytes>self.b.r_why[i]).decode())
+                for i in range(self.b.nr)]
+
+    def add(self, data):
+        """Appends one record (bytes, or str as UTF-8); used to hand records to a sink."""
+        if not isinstance(data, bytes):
+            data = data.encode() if isinstance(data, str) else bytes(data)
+        if batch_add(&self.b, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)) < 0:
+            raise MemoryError()
+
+
+# ---------------------------------------------------------------------------------------------
+# sources
+
+cdef double now_ms() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6
+
+
+# One input: validated and minified (JSON) or copied as it is, then added to the batch; or rejected.
+cdef int take(source_t *s, batch_t *b, const char *p, size_t n) noexcept nogil:
+    cdef int flags = 0
+    cdef const char *why = NULL
+    cdef char *dst
+    cdef size_t m, t
+    cdef int comma
+    s.received += 1
+    if n > s.max_size:
+        s.rejected += 1
+        return batch_reject(b, p, n if n < KEEP else KEEP, n, "message larger than max_message_size")
+    if not s.validate:
+        return batch_add(b, p, n)
+    s.scratch.len = 0
+    if buf_reserve(&s.scratch, n + MP_JSON_PADDING) < 0:
+        b.oom = 1
+        return -1
+    memcpy(s.scratch.p, p, n)
+    if mp_json_check(s.json, s.scratch.p, n, s.key, s.keylen if s.topic.len else 0, &flags, &why):
+        s.rejected += 1
+        buf_shrink(&s.scratch, 1 << 20)
+        return batch_reject(b, p, n, n, why)
+    t = s.topic.len if (flags & MP_JSON_OBJECT) and not (flags & MP_JSON_HAS_KEY) else 0
+    comma = 1 if t and not (flags & MP_JSON_EMPTY) else 0
+    dst = batch_open_record(b, n + t + comma)
+    if dst == NULL:
+        b.oom = 1
+        return -1
+    m = mp_json_minify(s.scratch.p, n, dst)
+    if t:  # '{...' becomes '{"key":"topic",...'
+        memmove(dst + 1 + t + comma, dst + 1, m - 1)
+        memcpy(dst + 1, s.topic.p, t)
+        if comma:
+            dst[1 + t] = b','
+        m += t + comma
+    batch_close_record(b, m)
+    if flags & MP_JSON_EXOTIC:
+        b.exotic += 1
+    buf_shrink(&s.scratch, 1 << 20)
+    return 0
+
+
+# Remembers a multipart message's topic as '"key":"topic"', escaped for JSON.
+cdef void set_topic(source_t *s, const char *p, size_t n) noexcept nogil:
+    cdef size_t i
+    cdef unsigned char c
+    cdef int utf8
+    cdef char *o
+    s.topic.len = 0
+    if s.keylen == 0 or n == 0:
+        return
+    if buf_reserve(&s.topic, s.keylen + 6 * n + 8) < 0:
+        return
+    utf8 = mp_utf8_valid(p, n)
+    o = s.topic.p
+    o[0] = b'"'
+    memcpy(o + 1, s.key, s.keylen)
+    o += 1 + s.keylen
+    memcpy(o, b'":"', 3)
+    o += 3
+    for i in range(n):
+        c = <unsigned char>p[i]
+        if c == b'"' or c == b'\\':
+            o[0] = b'\\'
+            o[1] = c
+            o += 2
+        elif c < 0x20 or c == 0x7f or (c >= 0x80 and not utf8):
+            # control characters as \u00XX; bytes of invalid UTF-8 as the text \xXX
+            if c >= 0x80:
+                memcpy(o, b"\\\\x", 3)
+                o += 3
+            else:
+                memcpy(o, b"\\u00", 4)
+                o += 4
+            o[0] = HEX[c >> 4]
+            o[1] = HEX[c & 15]
+            o += 2
+        else:
+            o[0] = c
+            o += 1
+    o[0] = b'"'
+    s.topic.len = o + 1 - s.topic.p
+
+
+# Waits for `fd` (a descriptor, or -1 with `sock` a ZeroMQ socket) or the wake-up descriptor.
+# Returns 1 (ready), 0 (timed out or interrupted), WAKE, or -1 (failed; *err set).
+cdef int wait_ready(void *sock, int fd, int wake_fd, int timeout_ms, int *err) noexcept nogil:
+    cdef mp_zmq_pollitem_t items[2]
+    cdef pollfd fds[2]
+    cdef int nitems = 2 if wake_fd >= 0 else 1
+    cdef int rc
+    if sock != NULL:
+        items[0].socket = sock
+        items[0].fd = 0
+        items[0].events = MP_ZMQ_POLLIN
+        items[0].revents = 0
+        items[1].socket = NULL
+        items[1].fd = wake_fd
+        items[1].events = MP_ZMQ_POLLIN
+        items[1].revents = 0
+        rc = mp_zmq.poll(items, nitems, timeout_ms)
+        if rc < 0:
+            err[0] = mp_zmq.zerrno()
+            return 0 if err[0] == EINTR else -1
+        if nitems == 2 and items[1].revents:
+            return WAKE
+        return 1 if items[0].revents else 0
+    fds[0].fd = fd
+    fds[0].events = POLLIN
+    fds[0].revents = 0
+    fds[1].fd = wake_fd
+    fds[1].events = POLLIN
+    fds[1].revents = 0
+    rc = poll(fds, nitems, timeout_ms)
+    if rc < 0:
+        err[0] = errno
+        return 0 if err[0] == EINTR else -1
+    if nitems == 2 and fds[1].revents:
+        return WAKE
+    return 1 if fds[0].revents else 0
+
+
+cdef int zmq_fill(source_t *s, batch_t *b, int timeout_ms, int wake_fd) noexcept nogil:
+    cdef mp_zmq_msg_t msg
+    cdef int rc, more, e, waited = 0
+    cdef const char *p
+    cdef size_t n
+    batch_clear(b)
+    mp_zmq.msg_init(&msg)
+    while True:
+        while not batch_full(b) and not b.oom:
+            rc = mp_zmq.msg_recv(&msg, s.sock, MP_ZMQ_DONTWAIT)
+            if rc < 0:
+                break
+            more = mp_zmq.msg_more(&msg)
+            p = <const char *>mp_zmq.msg_data(&msg)
+            n = mp_zmq.msg_size(&msg)
+            if s.frames == 0 and more:
+                set_topic(s, p, n)  # first of several frames: the topic
+                s.frames = 1
+                continue
+            # one frame alone, or each frame after the topic: a message
+            take(s, b, p, n)
+            s.frames = s.frames + 1 if more else 0
+            if not more:
+                s.topic.len = 0
+        if b.oom:
+            mp_zmq.msg_close(&msg)
+            s.err = ENOMEM
+            return ERROR
+        if b.n or b.nr or batch_full(b):
+            break
+        e = mp_zmq.zerrno()
+        if e == MP_ZMQ_ETERM:
+            mp_zmq.msg_close(&msg)
+            return EOF
+        if e != EAGAIN and e != EINTR:
+            mp_zmq.msg_close(&msg)
+            s.err = e
+            return ERROR
+        if waited or timeout_ms == 0:
+            break
+        rc = wait_ready(s.sock, -1, wake_fd, timeout_ms, &s.err)
+        if rc == WAKE:
+            mp_zmq.msg_close(&msg)
+            return WAKE
+        if rc < 0:
+            mp_zmq.msg_close(&msg)
+            return ERROR
+        waited = 1
+    mp_zmq.msg_close(&msg)
+    return OK
+
+
+# One line of a line source; a line longer than max_size is skipped as it streams by and rejected.
+cdef void take_line(source_t *s, batch_t *b, const char *p, size_t n) noexcept nogil:
+    if s.skipped:
+        s.received += 1
+        s.rejected += 1
+        batch_reject(b, s.head.p, s.head.len, s.skipped + n, "message larger than max_message_size")
+        s.skipped = 0
+        s.head.len = 0
+    elif n:  # empty lines are skipped, as in the original
+        take(s, b, p, n)
+
+
+cdef int fd_fill(source_t *s, batch_t *b, int timeout_ms, int wake_fd) noexcept nogil:
+    cdef ssize_t got
+    cdef char *p
+    cdef char *nl
+    cdef char *end
+    cdef size_t rest, k
+    cdef int rc
+    batch_clear(b)
+    if s.eof:
+        return EOF
+    rc = wait_ready(NULL, s.fd, wake_fd, timeout_ms, &s.err)
+    if rc == WAKE:
+        return WAKE
+    if rc < 0:
+        return ERROR
+    if rc == 0:
+        return OK
+    if buf_reserve(&s.pending, READ_CHUNK) < 0:
+        s.err = ENOMEM
+        return ERROR
+    got = read(s.fd, s.pending.p + s.pending.len, READ_CHUNK)
+    if got < 0:
+        if errno == EINTR or errno == EAGAIN:
+            return OK
+        s.err = errno
+        return ERROR
+    if got == 0:  # end of input: the last line may lack its newline
+        s.eof = 1
+        if s.pending.len or s.skipped:
+            take_line(s, b, s.pending.p, s.pending.len)
+        s.pending.len = 0
+        buf_shrink(&s.pending, 0)
+        return EOF
+    s.pending.len += got
+    p = s.pending.p
+    end = p + s.pending.len
+    while True:
+        nl = <char *>memchr(p, b'\n', end - p)
+        if nl == NULL:
+            break
+        take_line(s, b, p, nl - p)
+        p = nl + 1
+    rest = end - p
+    if s.skipped or rest > s.max_size:  # keep the head of an oversized line, drop the rest
+        if s.skipped == 0:
+            k = rest if rest < KEEP else KEEP
+            s.head.len = 0
+            if buf_reserve(&s.head, k) == 0:
+                memcpy(s.head.p, p, k)
+                s.head.len = k
+        s.skipped += rest
+        rest = 0
+    memmove(s.pending.p, p, rest)
+    s.pending.len = rest
+    buf_shrink(&s.pending, 2 * READ_CHUNK)
+    if b.oom:
+        s.err = ENOMEM
+        return ERROR
+    return OK
+
+
+cdef class Source:
+    """Reads messages into batches. Counters: received (inputs seen), rejected (of those)."""
+    cdef source_t s
+    cdef bytes _key
+
+    def __init__(self, *, bint validate=True, size_t max_size=0, topic_field=None):
+        self.s.validate = validate
+        self.s.max_size = max_size if max_size else <size_t>-1
+        self._key = topic_field.encode() if topic_field else b""
+        self.s.key = self._key
+        self.s.keylen = len(self._key)
+        self.s.json = mp_json_new()
+        if self.s.json == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        if self.s.json != NULL:
+            mp_json_free(self.s.json)
+        free(self.s.scratch.p)
+        free(self.s.topic.p)
+        free(self.s.pending.p)
+        free(self.s.head.p)
+
+    @property
+    def received(self):
+        return self.s.received
+
+    @property
+    def rejected(self):
+        return self.s.rejected
+
+    @property
+    def error(self):
+        """The errno of the last failure, or 0."""
+        return self.s.err
+
+    def add(self, Batch batch, data):
+        """Frames one message given from Python (bytes, or str as UTF-8) into `batch`, as a
+        native input would: accepted, or rejected for the error chain."""
+        if not isinstance(data, bytes):
+            data = data.encode() if isinstance(data, str) else bytes(data)
+        if take(&self.s, &batch.b, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)) < 0 and batch.b.oom:
+            raise MemoryError()
+
+    def fill(self, Batch batch, int timeout_ms=-1, int wake_fd=-1):
+        """Reads what is available into `batch` (waiting up to timeout_ms for the first input);
+        returns OK, EOF, WAKE or ERROR."""
+        cdef int st
+        with nogil:
+            st = self.s.fill(&self.s, &batch.b, timeout_ms, wake_fd)
+        return st
+
+
+cdef class ZmqSource(Source):
+    """Receives from a ZeroMQ socket (a pyzmq socket's `underlying` address). One frame is one
+    message; of several frames, the first is the topic and each later one a message."""
+    cdef object _socket
+
+    def __init__(self, socket, **kw):
+        Source.__init__(self, **kw)
+        self._socket = socket  # keeps the pyzmq socket alive
+        self.s.sock = <void *><size_t>socket.underlying
+        self.s.fill = zmq_fill
+
+
+cdef class LineSource(Source):
+    """Reads newline-delimited messages from a file descriptor."""
+
+    def __init__(self, int fd, **kw):
+        Source.__init__(self, **kw)
+        self.s.fd = fd
+        self.s.fill = fd_fill
+
+
+# ---------------------------------------------------------------------------------------------
+# sinks
+
+cdef int write_all(int fd, const char *p, size_t n) noexcept nogil:
+    cdef ssize_t w
+    cdef pollfd pfd
+    while n:
+        w = write(fd, p, n)
+        if w < 0:
+            if errno == EINTR:
+                continue
+            if errno == EAGAIN:  # a non-blocking descriptor: wait until it drains
+                pfd.fd = fd
+                pfd.events = POLLOUT
+                poll(&pfd, 1, -1)
+                continue
+            return -1
+        p += w
+        n -= w
+    return 0
+
+
+# Opens k.path; returns 0 or -1 with errno set.
+cdef int open_path(sink_t *k) noexcept nogil:
+    cdef int fd = c_open(k.path, O_WRONLY | O_CREAT | O_CLOEXEC | (O_APPEND if k.append else O_TRUNC),
+                         0o666)
+    if fd < 0:
+        return -1
+    if k.fd >= 0:
+        close(k.fd)
+    k.fd = fd
+    k.append = 1  # a file reopened after rotation is never truncated
+    return 0
+
+
+# Whether the file we write to is still the one at its path (not moved away or removed).
+cdef bint file_in_place(sink_t *k) noexcept nogil:
+    cdef struct_stat a, b
+    if stat(k.path, &a) < 0 or fstat(k.fd, &b) < 0:
+        return False
+    return a.st_ino == b.st_ino and a.st_dev == b.st_dev
+
+
+cdef int fd_write(sink_t *k, batch_t *b) noexcept nogil:
+    if b.n == 0:
+        return 0
+    if k.path != NULL and not file_in_place(k) and open_path(k) < 0:
+        k.err = errno
+        k.failed += b.n
+        return -1
+    if write_all(k.fd, b.data.p, b.data.len) < 0:
+        k.err = errno
+        k.failed += b.n
+        return -1
+    k.sent += b.n
+    return 0
+
+
+cdef void count_subscriptions(sink_t *k) noexcept nogil:
+    # an XPUB socket reads (un)subscriptions as messages: first byte 1 subscribes, 0 unsubscribes
+    cdef mp_zmq_msg_t msg
+    cdef const unsigned char *p
+    mp_zmq.msg_init(&msg)
+    while mp_zmq.msg_recv(&msg, k.sock, MP_ZMQ_DONTWAIT) >= 0:
+        if mp_zmq.msg_size(&msg):
+            p = <const unsigned char *>mp_zmq.msg_data(&msg)
+            if p[0] == 1:
+                k.subscribers += 1
+            elif p[0] == 0 and k.subscribers > 0:
+                k.subscribers -= 1
+    mp_zmq.msg_close(&msg)
+
+
+cdef int zmq_write(sink_t *k, batch_t *b) noexcept nogil:
+    cdef size_t i
+    cdef int e, failed = 0
+    cdef double until
+    if b.n == 0:
+        return 0
+    if k.xpub:
+        count_subscriptions(k)
+        if k.first_wait_ms > 0 and k.subscribers == 0:
+            # a PUB socket sends only to whom has subscribed: give the first subscriber time to
+            # connect and subscribe (once), rather than drop what it would have received
+            until = now_ms() + k.first_wait_ms
+            while k.subscribers == 0 and now_ms() < until:
+                wait_ready(k.sock, -1, -1, <int>(until - now_ms()) + 1, &e)
+                count_subscriptions(k)
+        k.first_wait_ms = 0
+        if k.subscribers == 0:
+            k.dropped += b.n  # nobody to send to
+            return 0
+    for i in range(b.n):
+        while mp_zmq.send(k.sock, b.data.p + b.off[i], b.rec_len[i], MP_ZMQ_DONTWAIT) < 0:
+            e = mp_zmq.zerrno()
+            if e == EINTR:
+                continue
+            if e == EAGAIN:
+                k.dropped += 1
+            else:
+                k.failed += 1
+                k.err = e
+                failed = 1
+            break
+        else:
+            k.sent += 1
+    return -1 if failed else 0
+
+
+cdef int null_write(sink_t *k, batch_t *b) noexcept nogil:
+    k.sent += b.n
+    return 0
+
+
+cdef class Sink:
+    """Writes batches. Counters: sent, dropped (at the high-water mark or with no peer), failed."""
+    cdef sink_t k
+    cdef Batch _tmp
+
+    def __cinit__(self):
+        self.k.fd = -1
+        self.k.write = null_write
+        self._tmp = Batch()
+
+    @property
+    def sent(self):
+        return self.k.sent
+
+    @property
+    def dropped(self):
+        return self.k.dropped
+
+    @property
+    def failed(self):
+        return self.k.failed
+
+    def take_error(self):
+        """The errno of the last failure not yet taken, or 0."""
+        e = self.k.err
+        self.k.err = 0
+        return e
+
+    def write(self, Batch batch):
+        """Writes every record of `batch`; returns False if some failed (see `error`)."""
+        cdef int rc
+        with nogil:
+            rc = self.k.write(&self.k, &batch.b)
+        return rc == 0
+
+    def write_list(self, records):
+        """Writes a list of records (bytes, without newlines)."""
+        cdef Batch t = self._tmp
+        batch_clear(&t.b)
+        for r in records:
+            t.add(r)
+        return self.write(t)
+
+
+cdef class NullSink(Sink):
+    """Discards, counting."""
+
+
+cdef class FdSink(Sink):
+    """Writes one record a line to a file descriptor (standard output or error)."""
+
+    def __init__(self, int fd):
+        self.k.fd = fd
+        self.k.write = fd_write
+
+
+cdef class FileSink(Sink):
+    """Appends one record a line to a file, following it by path: a file moved away or removed
+    (log rotation) is reopened at its path before the next write."""
+    cdef bytes _path
+
+    def __init__(self, path, bint append=True):
+        import os
+        self._path = os.fsencode(path)
+        self.k.path = self._path
+        self.k.append = append
+        self.k.write = fd_write
+        if open_path(&self.k) < 0:
+            raise OSError(errno, strerror(errno).decode(), path)
+
+    def reopen(self):
+        """Opens the path anew (after log rotation)."""
+        if open_path(&self.k) < 0:
+            raise OSError(errno, strerror(errno).decode(), self._path.decode(errors="replace"))
+
+    def close(self):
+        if self.k.fd >= 0:
+            close(self.k.fd)
+            self.k.fd = -1
+
+    def __dealloc__(self):
+        if self.k.fd >= 0:
+            close(self.k.fd)
+
+
+cdef class ZmqSink(Sink):
+    """Sends one frame a record on a ZeroMQ socket without ever blocking. An XPUB socket (our PUB)
+    waits up to `first_wait_ms`, once, for a first subscriber, and counts what it sends while
+    nobody subscribes as dropped."""
+    cdef object _socket
+
+    def __init__(self, socket, *, bint xpub=False, long first_wait_ms=0):
+        self._socket = socket
+        self.k.sock = <void *><size_t>socket.underlying
+        self.k.xpub = xpub
+        self.k.first_wait_ms = first_wait_ms
+        self.k.write = zmq_write
+
+    @property
+    def subscribers(self):
+        return self.k.subscribers
+
+
+# ---------------------------------------------------------------------------------------------
+
+def pump(Source source, sinks, Batch batch, int wake_fd=-1, int timeout_ms=-1):
+    """Moves batches from `source` to every sink, without the GIL, until the source ends (EOF) or
+    fails (ERROR), the wake-up descriptor is readable (WAKE), inputs were rejected (REJECTED: they
+    are in `batch`), or a sink failed (SINK_ERROR); with a timeout, also when nothing came (OK)."""
+    cdef list ks = list(sinks)
+    cdef size_t i, n = len(ks)
+    cdef sink_t **arr = <sink_t **>malloc((n + 1) * sizeof(sink_t *))
+    cdef int st = OK, failed = 0
+    cdef Sink sink
+    if arr == NULL:
+        raise MemoryError()
+    for i in range(n):
+        sink = ks[i]
+        arr[i] = &sink.k
+    with nogil:
+        while True:
+            st = source.s.fill(&source.s, &batch.b, timeout_ms, wake_fd)
+            for i in range(n):
+                if arr[i].write(arr[i], &batch.b) < 0:
+                    failed = 1
+            if failed:
+                st = SINK_ERROR if st == OK else st
+                break
+            if st != OK:
+                break
+            if batch.b.nr:
+                st = REJECTED
+                break
+            if batch.b.n == 0 and timeout_ms >= 0:
+                break
+    free(arr)
+    return st

@@ -1,0 +1,215 @@
+#include "json_frame.h"
+#include "simdjson.h"
+#include <cstring>
+#include <string_view>
+
+static_assert(MP_JSON_PADDING == simdjson::SIMDJSON_PADDING, "padding must match simdjson");
+
+struct mp_json {
+    simdjson::dom::parser parser;
+};
+
+static const size_t KEEP_CAPACITY = 1 << 20; /* give back what a huge document made the parser grow to */
+
+extern "C" mp_json *mp_json_new(void)
+{
+    try {
+        return new mp_json();
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+extern "C" void mp_json_free(mp_json *j) { delete j; }
+
+/* A strict RFC 8259 validator for what simdjson refuses only because it will not represent a
+ * number (integers beyond 64 bits, 1e400): such documents are valid JSON and must pass. */
+namespace {
+struct Strict {
+    const unsigned char *p, *end;
+    int depth = 0;
+    const char *key;
+    size_t keylen;
+    int flags = 0;
+
+    void ws() { while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++; }
+    bool lit(const char *w, size_t n) {
+        if ((size_t)(end - p) < n || memcmp(p, w, n) != 0) return false;
+        p += n;
+        return true;
+    }
+    static int hex(unsigned char c) {
+        if (c >= '0' && c <= '9') return c - '0';
+        c |= 0x20;
+        return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    }
+    bool u4(unsigned *v) {
+        if (end - p < 4) return false;
+        *v = 0;
+        for (int i = 0; i < 4; i++) {
+            int h = hex(p[i]);
+            if (h < 0) return false;
+            *v = *v * 16 + h;
+        }
+        p += 4;
+        return true;
+    }
+    bool str() {  /* at the opening quote; the whole text is already known to be UTF-8 */
+        p++;
+        while (p < end) {
+            unsigned char c = *p++;
+            if (c == '"') return true;
+            if (c < 0x20) return false;
+            if (c != '\\') continue;
+            if (p >= end) return false;
+            c = *p++;
+            if (c == 'u') {
+                unsigned v, w;
+                if (!u4(&v)) return false;
+                if (v >= 0xDC00 && v <= 0xDFFF) return false;
+                if (v >= 0xD800 && v <= 0xDBFF &&
+                    !(lit("\\u", 2) && u4(&w) && w >= 0xDC00 && w <= 0xDFFF))
+                    return false;
+            } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
+                return false;
+            }
+        }
+        return false;
+    }
+    bool digits() {
+        const unsigned char *s = p;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+        return p > s;
+    }
+    bool num() {
+        if (p < end && *p == '-') p++;
+        if (p < end && *p == '0') p++;
+        else if (!digits()) return false;
+        if (p < end && *p == '.' && (++p, !digits())) return false;
+        if (p < end && (*p == 'e' || *p == 'E')) {
+            p++;
+            if (p < end && (*p == '+' || *p == '-')) p++;
+            if (!digits()) return false;
+        }
+        return true;
+    }
+    bool value() {
+        ws();
+        if (p >= end) return false;
+        switch (*p) {
+        case '{': return container('}');
+        case '[': return container(']');
+        case '"': return str();
+        case 't': return lit("true", 4);
+        case 'f': return lit("false", 5);
+        case 'n': return lit("null", 4);
+        default: return num();
+        }
+    }
+    bool container(char close) {
+        if (++depth > 1024) return false;
+        bool top = depth == 1, first = true;
+        p++;
+        for (;;) {
+            ws();
+            if (p < end && *p == close) {
+                p++;
+                if (top && first && close == '}') flags |= MP_JSON_EMPTY;
+                depth--;
+                return true;
+            }
+            if (!first && !(p < end && *p++ == ',')) return false;
+            if (close == '}') {
+                ws();
+                const unsigned char *k = p + 1;
+                if (p >= end || *p != '"' || !str()) return false;
+                if (top && keylen && (size_t)(p - 1 - k) == keylen && memcmp(k, key, keylen) == 0)
+                    flags |= MP_JSON_HAS_KEY;
+                ws();
+                if (!(p < end && *p++ == ':')) return false;
+            }
+            if (!value()) return false;
+            first = false;
+        }
+    }
+};
+}  // namespace
+
+static int strict_check(const char *buf, size_t len, const char *key, size_t keylen, int *flags)
+{
+    if (!simdjson::validate_utf8(buf, len)) return 1;
+    Strict s;
+    s.p = (const unsigned char *)buf;
+    s.end = s.p + len;
+    s.key = key;
+    s.keylen = keylen;
+    s.ws();
+    if (s.p >= s.end || (*s.p != '{' && *s.p != '[')) return 1;
+    if (*s.p == '{') s.flags |= MP_JSON_OBJECT;
+    if (!s.value()) return 1;
+    s.ws();
+    if (s.p != s.end) return 1;
+    *flags = s.flags | MP_JSON_EXOTIC;
+    return 0;
+}
+
+/* What the error chain says of a document simdjson refused: short, and naming the fault. */
+static const char *describe(simdjson::error_code err)
+{
+    switch (err) {
+    case simdjson::UTF8_ERROR: return "not valid UTF-8";
+    case simdjson::EMPTY: return "no JSON text (empty or only whitespace)";
+    case simdjson::TAPE_ERROR: return "not valid JSON: misplaced or missing commas, colons, brackets or braces";
+    case simdjson::STRING_ERROR: return "not valid JSON: bad string (a bad escape or a lone surrogate)";
+    case simdjson::UNESCAPED_CHARS: return "not valid JSON: control character not escaped in a string";
+    case simdjson::UNCLOSED_STRING: return "not valid JSON: string not closed";
+    case simdjson::NUMBER_ERROR:
+    case simdjson::BIGINT_ERROR: return "not valid JSON: bad number";
+    case simdjson::T_ATOM_ERROR:
+    case simdjson::F_ATOM_ERROR:
+    case simdjson::N_ATOM_ERROR: return "not valid JSON: bad literal (true, false or null expected)";
+    case simdjson::DEPTH_ERROR: return "JSON nested deeper than 1024 levels";
+    case simdjson::CAPACITY: return "JSON document too large";
+    default: return simdjson::error_message(err);
+    }
+}
+
+extern "C" int mp_json_check(mp_json *j, const char *buf, size_t len, const char *key, size_t keylen,
+                             int *flags, const char **why)
+{
+    simdjson::dom::element root;
+    auto err = j->parser.parse(buf, len, false).get(root);
+    int rc = 0;
+    *flags = 0;
+    if (err == simdjson::BIGINT_ERROR || err == simdjson::NUMBER_ERROR) {
+        rc = strict_check(buf, len, key, keylen, flags);
+        if (rc)
+            *why = describe(err);
+    } else if (err) {
+        *why = describe(err);
+        rc = 1;
+    } else if (root.type() == simdjson::dom::element_type::OBJECT) {
+        simdjson::dom::object obj = root.get_object().value_unsafe();
+        *flags = MP_JSON_OBJECT;
+        if (obj.size() == 0)
+            *flags |= MP_JSON_EMPTY;
+        else if (keylen && obj.at_key(std::string_view(key, keylen)).error() == simdjson::SUCCESS)
+            *flags |= MP_JSON_HAS_KEY;
+    } else if (root.type() != simdjson::dom::element_type::ARRAY) {
+        *why = "JSON text must be an object or array";
+        rc = 2;
+    }
+    if (j->parser.capacity() > KEEP_CAPACITY)
+        (void)j->parser.allocate(KEEP_CAPACITY);
+    return rc;
+}
+
+extern "C" size_t mp_json_minify(const char *buf, size_t len, char *out)
+{
+    size_t n = 0;
+    if (simdjson::minify(buf, len, out, n) != simdjson::SUCCESS)
+        return 0; /* cannot happen for a document the parser accepted */
+    return n;
+}
+
+extern "C" int mp_utf8_valid(const char *buf, size_t len) { return simdjson::validate_utf8(buf, len); }
