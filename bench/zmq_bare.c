@@ -2,8 +2,12 @@
  * compiles this):
  *   zmq_bare send ENDPOINT FILE      PUSH-connects and sends each line of FILE as one frame
  *                                    (blocking sends: the receiver's pace sets the rate)
- *   zmq_bare recv ENDPOINT N         PULL-binds, counts N frames and exits (the ceiling)   */
+ *   zmq_bare recv ENDPOINT N         PULL-binds, counts N frames and exits (the ceiling)
+ * Each prints one CLOCK_MONOTONIC timestamp on stdout (the clock of Python's time.monotonic()):
+ * the sender "t_start=" once FILE is in memory, just before it connects (so reading a 150 MB file
+ * is not charged to the receiver under test); the receiver "t_end=" when it has all N frames. */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +29,14 @@ int zmq_msg_init(zmq_msg_t *);
 int zmq_msg_recv(zmq_msg_t *, void *, int);
 int zmq_msg_close(zmq_msg_t *);
 
+static void stamp(const char *what)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    printf("%s=%ld.%09ld\n", what, (long)ts.tv_sec, ts.tv_nsec);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -41,6 +53,7 @@ int main(int argc, char **argv)
         fseek(f, 0, SEEK_SET);
         char *buf = malloc(size);
         if (fread(buf, 1, size, f) != (size_t)size) { perror("read"); return 1; }
+        stamp("t_start");
         void *s = zmq_socket(ctx, ZMQ_PUSH);
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
@@ -62,6 +75,8 @@ int main(int argc, char **argv)
         zmq_msg_init(&m);
         while (got < n && zmq_msg_recv(&m, s, 0) >= 0)
             got++;
+        stamp("t_end");
+        printf("received=%ld\n", got);
         zmq_msg_close(&m);
         zmq_close(s);
     }

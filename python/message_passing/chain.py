@@ -260,6 +260,17 @@ class Chain:
             if err:
                 self.errors.output_failed(label(o), OSError(err, os.strerror(err)), 0)
 
+    def summary(self) -> str | None:
+        """One line of every counter, if anything was lost on the way (dropped, rejected, failed)."""
+        rows = self.counters()
+        lost = self.errors.lost + sum(v for _, c in rows for k, v in c.items() if k != "received" and k != "sent")
+        if not lost:
+            return None
+        parts = [f"{role} " + " ".join(f"{k}={v}" for k, v in c.items()) for role, c in rows if c]
+        if self.errors.lost:
+            parts.append(f"error chain lost={self.errors.lost}")
+        return "; ".join(parts)
+
     def counters(self) -> list[tuple[str, dict]]:
         """(role, counters) for every part that counts."""
         rows = [("input " + label(self.input), self.input.counters() if hasattr(self.input, "counters") else {})]

@@ -115,6 +115,10 @@ def parse_command_line(argv: list[str]) -> dict:
     """The whole configuration: command line over --configfile over defaults."""
     args = vars(_parser().parse_args(argv))
     config = _load_config_file(args["configfile"]) if args["configfile"] else {}
+    for name in COMPONENTS:
+        # the file's options were for the file's component: not for another one named here
+        if args[name] is not None and args[name] != config.get(name) and args[name + "_options"] is None:
+            config.pop(name + "_options", None)
     for key, value in args.items():
         if key != "configfile" and value is not None:
             config[key] = value
@@ -223,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         terminate()
         if pid_file:
             pid_file.remove()
+    summary = chain.summary()
+    if summary:
+        print(f"{PROG}: {summary}", file=sys.stderr)
     return status
 
 

@@ -1,5 +1,7 @@
 """T: a tee. Each message goes to every branch output (each with its own encoder) and also on down
-the chain, to --encoder and --output. Typically given in a configuration file:
+the chain, to --encoder and --output.
+
+Typically given in a configuration file:
 
     filter: T
     filter_options:

@@ -22,7 +22,7 @@ class ZeroMQ(Input):
     name = "ZeroMQ"
     options = {
         **SOCKET_OPTIONS,
-        "socket_type": Option("string", "SUB or PULL", "SUB", choices=tuple(TYPES)),
+        "socket_type": Option("string", "the kind of socket", "SUB", choices=tuple(TYPES)),
         "subscribe": Option("strings", "SUB only: topic prefixes to receive (the raw bytes of a "
                             "single-frame message start with one of them)", [""]),
         "linger": Option("integer", "milliseconds; accepted for compatibility (an input queues nothing)", 0),

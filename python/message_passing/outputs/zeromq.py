@@ -21,7 +21,7 @@ class ZeroMQ(Output):
     name = "ZeroMQ"
     options = {
         **SOCKET_OPTIONS,
-        "socket_type": Option("string", "PUB or PUSH", "PUB", choices=("PUB", "PUSH")),
+        "socket_type": Option("string", "the kind of socket", "PUB", choices=("PUB", "PUSH")),
         "linger": Option("integer", "milliseconds to deliver queued messages at exit (-1: no limit)",
                          3000, minimum=-1),
         "subscribe_delay": Option("number", "PUB: seconds to wait, once, for a first subscriber before "

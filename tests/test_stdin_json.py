@@ -1,0 +1,115 @@
+"""STDIN and the JSON codecs: what passes, byte for byte, and what goes to the error chain."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import run_mp
+
+STDIN_TO_STDOUT = ("--input", "STDIN", "--output", "STDOUT")
+
+
+def errors(stderr: bytes) -> list[dict]:
+    return [json.loads(line) for line in stderr.splitlines()]
+
+
+def test_malformed_lines_between_good_ones():
+    # cases/C5: good objects out in order, arrays pass, each bad line one error record, empty lines skipped
+    data = b'{"ok":1}\n{bad\n[1]\n"s"\n42\nnull\n\n   \n{"ok":2}\n'
+    r = run_mp(*STDIN_TO_STDOUT, input=data)
+    assert r.returncode == 0
+    assert r.stdout == b'{"ok":1}\n[1]\n{"ok":2}\n'
+    errs = errors(r.stderr)
+    assert [e["packed_data"] for e in errs] == ["{bad", '"s"', "42", "null", "   "]
+    for e in errs:
+        assert e["class"] == "Message::Passing::Exception::Decoding"
+        assert e["exception"]
+    assert b"Traceback" not in r.stderr
+
+
+def test_output_is_compact_key_order_kept_escapes_as_given():
+    data = b'{ "z" : 1, "a" : { "y" : [ 1 , 2 ] , "b" : null }, "s": "caf\\u00e9 \xe2\x98\x83 \\n" }\n'
+    r = run_mp(*STDIN_TO_STDOUT, input=data)
+    assert r.stdout == b'{"z":1,"a":{"y":[1,2],"b":null},"s":"caf\\u00e9 \xe2\x98\x83 \\n"}\n'
+
+
+def test_invalid_utf8_goes_to_the_error_chain_with_its_bytes_escaped():
+    # cases/C6
+    data = b'{"v":"\xff\xfe"}\n{"v":"\\ud800"}\n{"v":"caf\xe9"}\n{"v":"h\xc3\xa9llo \xe2\x98\x83"}\n'
+    r = run_mp(*STDIN_TO_STDOUT, input=data)
+    assert r.returncode == 0
+    assert r.stdout == b'{"v":"h\xc3\xa9llo \xe2\x98\x83"}\n'  # valid text passes byte-exact
+    errs = errors(r.stderr)  # every line we write is valid UTF-8 JSON
+    assert [e["packed_data"] for e in errs] == ['{"v":"\\xff\\xfe"}', '{"v":"\\ud800"}', '{"v":"caf\\xe9"}']
+    assert "UTF-8" in errs[0]["exception"]
+    r.stderr.decode("utf-8")
+
+
+def test_crlf_last_line_without_newline_and_blank_lines():
+    r = run_mp(*STDIN_TO_STDOUT, input=b'{"a":1}\r\n\n\n{"a":2}\r\n{"a":3}')
+    assert (r.returncode, r.stdout, r.stderr) == (0, b'{"a":1}\n{"a":2}\n{"a":3}\n', b"")
+
+
+def test_big_numbers_are_kept_exactly():
+    data = b'{"big":123456789012345678901234567890,"u":18446744073709551615,"f":1.50,"e":1e400}\n'
+    r = run_mp(*STDIN_TO_STDOUT, input=data)
+    assert r.stdout == b'{"big":123456789012345678901234567890,"u":18446744073709551615,"f":1.50,"e":1e400}\n'
+
+
+def test_big_numbers_through_a_python_filter_are_not_rounded(tmp_path):
+    (tmp_path / "touch.py").write_text("class Touch:\n    def filter(self, m):\n        m['t'] = 1\n        return m\n")
+    data = b'{"big":123456789012345678901234567890}\n{"n":1}\n'
+    r = run_mp(*STDIN_TO_STDOUT, "--filter", "+touch.Touch", input=data, env={"PYTHONPATH": str(tmp_path)})
+    assert r.stdout == b'{"big":123456789012345678901234567890,"t":1}\n{"n":1,"t":1}\n', r.stderr
+
+
+def test_deeply_nested_and_duplicate_keys():
+    deep = b"[" * 2000 + b"]" * 2000
+    r = run_mp(*STDIN_TO_STDOUT, input=deep + b'\n{"d":1,"d":2}\n')
+    assert r.stdout == b'{"d":1,"d":2}\n'  # duplicate keys are valid JSON: kept as they came
+    assert "deeper than 1024" in errors(r.stderr)[0]["exception"]
+
+
+def test_null_codecs_pass_lines_as_they_are():
+    data = b"not json at all\n{ \"a\" : 1 }\n\xff\n"
+    r = run_mp(*STDIN_TO_STDOUT, "--decoder", "Null", "--encoder", "Null", input=data)
+    assert (r.returncode, r.stdout, r.stderr) == (0, data, b"")
+
+
+def test_null_decoder_with_json_encoder_passes_bytes_through():
+    r = run_mp(*STDIN_TO_STDOUT, "--decoder", "Null", input=b"plain text\n")
+    assert r.stdout == b"plain text\n"
+
+
+def test_json_decoder_with_null_encoder_is_an_encoding_error_per_message():
+    r = run_mp(*STDIN_TO_STDOUT, "--encoder", "Null", input=b'{"a":1}\n')
+    assert r.stdout == b""
+    (e,) = errors(r.stderr)
+    assert e["class"] == "Message::Passing::Exception::Encoding"
+    assert "Null encoder writes bytes or text" in e["exception"]
+    assert e["stringified_data"] == "{'a': 1}"
+
+
+def test_pretty_encoder():
+    r = run_mp(*STDIN_TO_STDOUT, "--encoder_options", '{"pretty":true}', input=b'{"a":[1]}\n')
+    assert r.stdout == b'{\n  "a": [\n    1\n  ]\n}\n'
+
+
+def test_max_message_size_rejects_with_the_size_and_goes_on():
+    big = b'{"x":"' + b"a" * 10000 + b'"}'
+    r = run_mp(*STDIN_TO_STDOUT, "--input_options", '{"max_message_size":1000}',
+               input=b'{"a":1}\n' + big + b'\n{"a":2}\n' + big)
+    assert r.stdout == b'{"a":1}\n{"a":2}\n'
+    errs = errors(r.stderr)
+    assert len(errs) == 2
+    for e in errs:
+        assert e["size"] == len(big)
+        assert "max_message_size" in e["exception"]
+        assert big.decode().startswith(e["packed_data"]) and len(e["packed_data"]) < len(big)
+
+
+def test_a_10mb_line_passes_intact(tmp_path):
+    big = b'{"x":"' + b"b" * (10 << 20) + b'"}\n'
+    r = run_mp(*STDIN_TO_STDOUT, input=big + b'{"after":1}\n', timeout=60)
+    assert r.returncode == 0
+    assert r.stdout == big + b'{"after":1}\n'
