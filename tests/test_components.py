@@ -268,3 +268,28 @@ def test_null_input_runs_until_a_signal():
             code, out, err = stop(p, sig)
         assert (code, out) == (0, b""), err
         assert b"Traceback" not in err
+
+
+def test_a_failing_output_is_said_once_and_counted(tmp_path):
+    data = b"".join(b'{"n":%d}\n' % i for i in range(100000))
+    r = run_mp("--input", "STDIN", "--output", "File", "--output_options", '{"filename":"/dev/full"}', input=data)
+    assert r.returncode == 0
+    record, summary = r.stderr.decode().splitlines()
+    assert json.loads(record)["exception"] == "File: OSError: [Errno 28] No space left on device"
+    assert "output File sent=0 dropped=0 failed=100000" in summary
+
+
+def test_stdout_closed_by_its_reader(tmp_path):
+    import subprocess
+
+    from conftest import MP
+
+    data = b"".join(b'{"n":%d}\n' % i for i in range(200000))
+    r = subprocess.run(f"{MP} --input STDIN --output STDOUT | head -1", shell=True, input=data,
+                       capture_output=True, timeout=30)
+    assert r.stdout == b'{"n":0}\n'
+    record, summary = r.stderr.decode().splitlines()
+    assert "Broken pipe" in json.loads(record)["exception"]
+    sent = int(summary.split("output STDOUT sent=")[1].split()[0])
+    failed = int(summary.split("failed=")[1].split(";")[0])
+    assert sent + failed == 200000 and sent >= 1

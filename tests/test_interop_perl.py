@@ -43,7 +43,8 @@ def sample_records(n: int = N, tag: str = "r") -> list[dict]:
         if kind == 0:
             r["text"] = "héllo wörld ☃ 日本語 😀 \u00a0 ß"
         elif kind == 1:
-            r["nested"] = {"a": [1, 2, {"b": None, "c": [True, False]}], "d": {}, "e": [], "f": {"g": {"h": "deep"}}}
+            r["nested"] = {"a": [1, 2, {"b": None, "c": [True, False]}], "d": {}, "e": [],
+                           "f": {"g": {"h": "deep"}}}
         elif kind == 2:
             r["numbers"] = [0, -1, 42, 2**53, -(2**31), 1.5, -0.25, 0.001, 6.02e23, 1e-7]
         elif kind == 3:
@@ -97,9 +98,11 @@ def real_records(path) -> list:
 def wait_records(paths, n: int, timeout: float = DELIVERY_TIMEOUT) -> list:
     """Waits until the files hold `n` real records in all; returns them (all files, in order)."""
     paths = [paths] if isinstance(paths, (str, Path)) else paths
-    got = wait_for(lambda: (lambda rs: rs if len(rs) >= n else None)([r for p in paths for r in real_records(p)]),
-                   timeout=timeout, interval=0.05)
-    return got or [r for p in paths for r in real_records(p)]
+    def all_records():
+        return [r for p in paths for r in real_records(p)]
+
+    return wait_for(lambda: (lambda rs: rs if len(rs) >= n else None)(all_records()),
+                    timeout=timeout, interval=0.05) or all_records()
 
 
 def connections_to(port: int) -> int:
@@ -149,10 +152,11 @@ def ours(*args: str, log: Path, procs: list, stdin=subprocess.DEVNULL) -> subpro
     return p
 
 
-def our_receiver(ep: str, out: Path, tmp_path: Path, procs: list, socket_type: str = "SUB", name: str = "recv"):
+def our_receiver(ep: str, out: Path, tmp_path: Path, procs: list, socket_type: str = "SUB"):
+    """Ours: ZeroMQ (bind) -> File `out`; its output goes to tmp_path/recv.log."""
     return ours("--input", "ZeroMQ", "--input_options", opts(socket_bind=ep, socket_type=socket_type),
                 "--output", "File", "--output_options", opts(filename=str(out)),
-                log=tmp_path / f"{name}.log", procs=procs)
+                log=tmp_path / "recv.log", procs=procs)
 
 
 def warm_up(sender: subprocess.Popen, arrived, timeout: float = START_TIMEOUT) -> int:
@@ -170,7 +174,8 @@ def warm_up(sender: subprocess.Popen, arrived, timeout: float = START_TIMEOUT) -
     raise AssertionError(f"no probe arrived within {timeout}s ({k} written)")
 
 
-def finish_perl_sender(sender: subprocess.Popen, payload: bytes, log: Path, timeout: float = DELIVERY_TIMEOUT):
+def finish_perl_sender(sender: subprocess.Popen, payload: bytes, log: Path,
+                       timeout: float = DELIVERY_TIMEOUT) -> None:
     """Writes the payload, closes the sender's input and waits for it to exit (it lingers first)."""
     try:
         sender.communicate(input=payload, timeout=timeout)
@@ -196,7 +201,7 @@ def test_perl_pub_sender_to_our_sub_aggregator(perl_peer, procs, tmp_path):
     port = free_port()
     ep, out = endpoint(port), tmp_path / "agg.jsonl"
     agg = our_receiver(ep, out, tmp_path, procs)
-    assert wait_listening(port, START_TIMEOUT), f"our aggregator does not listen: {errtext(tmp_path / 'recv.log')}"
+    assert wait_listening(port, START_TIMEOUT), f"ours does not listen: {errtext(tmp_path / 'recv.log')}"
 
     sent = sample_records()
     sender = perl(perl_peer, "--input", "STDIN", "--output", "ZeroMQ",
@@ -220,7 +225,7 @@ def test_perl_push_sender_to_our_pull_aggregator(perl_peer, procs, tmp_path):
     port = free_port()
     ep, out = endpoint(port), tmp_path / "agg.jsonl"
     agg = our_receiver(ep, out, tmp_path, procs, socket_type="PULL")
-    assert wait_listening(port, START_TIMEOUT), f"our aggregator does not listen: {errtext(tmp_path / 'recv.log')}"
+    assert wait_listening(port, START_TIMEOUT), f"ours does not listen: {errtext(tmp_path / 'recv.log')}"
 
     sent = sample_records(1000, tag="push")
     sender = perl(perl_peer, "--input", "STDIN", "--output", "ZeroMQ",
@@ -244,14 +249,16 @@ def test_our_sender_to_perl_receiver(perl_peer, procs, tmp_path, receiver_type, 
     deliver everything, and exit 0 on its own."""
     port = free_port()
     ep, out = endpoint(port), tmp_path / "perl_recv.jsonl"
-    receiver = perl(perl_peer, "--input", "ZeroMQ", "--input_options", opts(socket_bind=ep, socket_type=receiver_type),
+    receiver = perl(perl_peer, "--input", "ZeroMQ",
+                    "--input_options", opts(socket_bind=ep, socket_type=receiver_type),
                     "--output", "File", "--output_options", opts(filename=str(out)),
                     log=tmp_path / "perl_recv.log", procs=procs)
-    assert wait_listening(port, START_TIMEOUT), f"the Perl receiver does not listen: {errtext(tmp_path / 'perl_recv.log')}"
+    assert wait_listening(port, START_TIMEOUT), f"no Perl receiver: {errtext(tmp_path / 'perl_recv.log')}"
 
     sent = sample_records(tag=sender_type)
     t0 = time.monotonic()
-    res = run_mp("--input", "STDIN", "--output", "ZeroMQ", "--output_options", opts(connect=ep, socket_type=sender_type),
+    res = run_mp("--input", "STDIN", "--output", "ZeroMQ",
+                 "--output_options", opts(connect=ep, socket_type=sender_type),
                  input=as_lines(sent), timeout=DELIVERY_TIMEOUT)
     took = time.monotonic() - t0
     assert res.returncode == 0, f"our sender exited {res.returncode}: {res.stderr!r}"
@@ -277,8 +284,8 @@ def _compact(obj) -> bytes:
 
 def test_wire_format_single_compact_json_frame_like_the_original(perl_peer, procs, tmp_path):
     """What is on the wire: a raw SUB receiver (bound) gets, from our sender and from the original's, one
-    frame a message: the compact JSON text in UTF-8, no topic frame, no newline. Ours keeps the key
-    order of its input, and its frames are what the original's receiver takes."""
+    frame a message: the compact JSON text in UTF-8, no topic frame, no newline (ours also keeps the key
+    order of its input line)."""
     ctx = zmq.Context()
     sock = ctx.socket(zmq.SUB)
     try:
@@ -295,9 +302,11 @@ def test_wire_format_single_compact_json_frame_like_the_original(perl_peer, proc
         sender = mp("--input", "STDIN", "--output", "ZeroMQ", "--output_options", opts(connect=ep),
                     stdin=subprocess.PIPE)
         procs.append(sender)
-        feeder = threading.Thread(target=lambda: (sender.stdin.write(payload), sender.stdin.close()), daemon=True)
+        feeder = threading.Thread(target=lambda: (sender.stdin.write(payload), sender.stdin.close()),
+                                  daemon=True)
         feeder.start()  # not from this thread, which must keep polling the socket
-        wait_for(lambda: _frames_from(sock, frames, 20) or sender.poll() is not None, timeout=DELIVERY_TIMEOUT)
+        wait_for(lambda: _frames_from(sock, frames, 20) or sender.poll() is not None,
+                 timeout=DELIVERY_TIMEOUT)
         feeder.join(timeout=START_TIMEOUT)
         assert sender.poll() is not None, f"our sender did not exit within {DELIVERY_TIMEOUT}s"
         err = sender.stderr.read()
@@ -362,7 +371,7 @@ def test_log_dispatch_app_to_our_aggregator(perl_peer, procs, tmp_path):
     port = free_port()
     ep, out = endpoint(port), tmp_path / "agg.jsonl"
     agg = our_receiver(ep, out, tmp_path, procs)
-    assert wait_listening(port, START_TIMEOUT), f"our aggregator does not listen: {errtext(tmp_path / 'recv.log')}"
+    assert wait_listening(port, START_TIMEOUT), f"ours does not listen: {errtext(tmp_path / 'recv.log')}"
 
     log = tmp_path / "app.log"
     with open(log, "wb") as f:
@@ -396,8 +405,7 @@ def test_log_dispatch_app_to_our_aggregator(perl_peer, procs, tmp_path):
     got = wait_for(app_records, timeout=DELIVERY_TIMEOUT) or app_records() or []
     assert got == expected
     probes = [r for r in complete_records(out) if r.get("message", "").startswith("probe ")]
-    assert all(set(r) == {"message", "level", "name"} and r["level"] == "debug" and r["name"] == LOG_DISPATCH_NAME
-               for r in probes)
+    assert all(r == {"message": r["message"], "level": "debug", "name": LOG_DISPATCH_NAME} for r in probes)
     stop_ours(agg, tmp_path / "recv.log")
 
 
@@ -412,7 +420,8 @@ def test_distributor_perl_sender_our_distributor_and_workers(perl_peer, procs, t
     dist = ours("--input", "ZeroMQ", "--input_options", opts(socket_bind=ep_in),
                 "--output", "ZeroMQ", "--output_options", opts(socket_bind=ep_work, socket_type="PUSH"),
                 log=tmp_path / "dist.log", procs=procs)
-    assert wait_listening(p_in, START_TIMEOUT) and wait_listening(p_work, START_TIMEOUT), errtext(tmp_path / "dist.log")
+    assert wait_listening(p_in, START_TIMEOUT) and wait_listening(p_work, START_TIMEOUT), \
+        errtext(tmp_path / "dist.log")
     outs = [tmp_path / f"worker{w}.jsonl" for w in (1, 2)]
     workers = [ours("--input", "ZeroMQ", "--input_options", opts(connect=ep_work, socket_type="PULL"),
                     "--output", "File", "--output_options", opts(filename=str(o)),

@@ -88,7 +88,6 @@ class Chain:
             input.json_frames = type(decoder) is JSONDecoder
         self.sinks = self._native_sinks()
         self.filtered = 0  # messages the filter dropped (Python paths)
-        self._reported_sink_errors: set = set()
 
     def _native_sinks(self) -> list | None:
         """The outputs the core writes to if it can run this chain alone, else None."""
@@ -261,9 +260,10 @@ class Chain:
                 self.errors.output_failed(label(o), OSError(err, os.strerror(err)), 0)
 
     def summary(self) -> str | None:
-        """One line of every counter, if anything was lost on the way (dropped, rejected, failed)."""
+        """One line of every counter, if an output dropped or failed to write something, or the
+        error chain could not (what the error chain did write needs no second mention)."""
         rows = self.counters()
-        lost = self.errors.lost + sum(v for _, c in rows for k, v in c.items() if k != "received" and k != "sent")
+        lost = self.errors.lost + sum(v for _, c in rows for k, v in c.items() if k in ("dropped", "failed"))
         if not lost:
             return None
         parts = [f"{role} " + " ".join(f"{k}={v}" for k, v in c.items()) for role, c in rows if c]
@@ -275,9 +275,12 @@ class Chain:
         """(role, counters) for every part that counts."""
         rows = [("input " + label(self.input), self.input.counters() if hasattr(self.input, "counters") else {})]
         if self.filtered:
-            rows.append(("filter " + label(self.filter), {"dropped": self.filtered}))
+            rows.append(("filter " + label(self.filter), {"filtered": self.filtered}))
         for role, o in (("output", self.output), ("error", self.errors.output)):
-            rows.append((f"{role} {label(o)}", o.counters() if hasattr(o, "counters") else {}))
+            c = o.counters() if hasattr(o, "counters") else {}
+            if label(o) in self.errors.failed and "failed" not in c:
+                c["failed"] = self.errors.failed[label(o)]
+            rows.append((f"{role} {label(o)}", c))
         if isinstance(self.filter, T):
             for b in self.filter.branches:
                 rows.append(("tee " + label(b.output), b.output.counters()))

@@ -30,6 +30,8 @@ class ErrorChain:
         self.output = output
         self.reported = 0
         self.lost = 0  # records the error chain itself could not write
+        self.failed: dict[str, int] = {}  # messages each output written in Python failed to take
+        self._said: set = set()
 
     def decoding(self, data: Any, why: str, size: int | None = None) -> None:
         record = {"class": DECODING, "exception": why, "packed_data": as_text(data)}
@@ -45,7 +47,14 @@ class ErrorChain:
                      "stringified_data": as_text(message)})
 
     def output_failed(self, label: str, exc: BaseException, count: int) -> None:
-        self.report({"class": OUTPUT, "exception": f"{label}: {_exc_text(exc)}", "lost": count})
+        """An output could not write `count` messages: said once for each output and kind of
+        failure (a full disk would say it for every batch), counted every time."""
+        self.failed[label] = self.failed.get(label, 0) + count
+        key = (label, getattr(exc, "errno", None) or type(exc).__name__)
+        if key not in self._said:
+            self._said.add(key)
+            self.report({"class": OUTPUT, "exception": f"{label}: {_exc_text(exc)}",
+                         "note": "said once; later failures like it are counted in the exit summary"})
 
     def report(self, record: dict) -> None:
         self.reported += 1

@@ -599,23 +599,24 @@ cdef class LineSource(Source):
 # ---------------------------------------------------------------------------------------------
 # sinks
 
-cdef int write_all(int fd, const char *p, size_t n) noexcept nogil:
+# Writes n bytes (waiting out a non-blocking descriptor); returns how many were written.
+cdef size_t write_all(int fd, const char *p, size_t n) noexcept nogil:
     cdef ssize_t w
+    cdef size_t done = 0
     cdef pollfd pfd
-    while n:
-        w = write(fd, p, n)
+    while done < n:
+        w = write(fd, p + done, n - done)
         if w < 0:
             if errno == EINTR:
                 continue
-            if errno == EAGAIN:  # a non-blocking descriptor: wait until it drains
+            if errno == EAGAIN:
                 pfd.fd = fd
                 pfd.events = POLLOUT
                 poll(&pfd, 1, -1)
                 continue
-            return -1
-        p += w
-        n -= w
-    return 0
+            break
+        done += w
+    return done
 
 
 # Opens k.path; returns 0 or -1 with errno set.
@@ -640,18 +641,23 @@ cdef bint file_in_place(sink_t *k) noexcept nogil:
 
 
 cdef int fd_write(sink_t *k, batch_t *b) noexcept nogil:
+    cdef size_t done, i = 0
     if b.n == 0:
         return 0
     if k.path != NULL and not file_in_place(k) and open_path(k) < 0:
         k.err = errno
         k.failed += b.n
         return -1
-    if write_all(k.fd, b.data.p, b.data.len) < 0:
-        k.err = errno
-        k.failed += b.n
-        return -1
-    k.sent += b.n
-    return 0
+    done = write_all(k.fd, b.data.p, b.data.len)
+    if done == b.data.len:
+        k.sent += b.n
+        return 0
+    k.err = errno
+    while i < b.n and b.off[i] + b.rec_len[i] < done:  # whole lines written before the failure
+        i += 1
+    k.sent += i
+    k.failed += b.n - i
+    return -1
 
 
 cdef void count_subscriptions(sink_t *k) noexcept nogil:
