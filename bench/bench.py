@@ -128,7 +128,10 @@ def receiver_command(case: str, args, endpoint: str, out: str, n: int) -> tuple[
 # -- one run ------------------------------------------------------------------------------------
 
 def spawn(argv, **kw) -> subprocess.Popen:
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, **kw)
+    try:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, **kw)
+    except OSError as e:
+        raise RunFailed(f"cannot run {argv[0]}: {e}") from None
     children.append(p)
     return p
 
@@ -202,8 +205,7 @@ def run_once(case: str, args, tmp: str, data: str, size: int, n: int) -> float:
             wait_listening(port, recv, rlog)
             send = spawn([args.bare_exe, "send", endpoint, data], stdout=sl, stderr=subprocess.STDOUT)
             deadline = time.monotonic() + timeout
-            t_end = None
-            while t_end is None:
+            while True:
                 if case == "bare":
                     if recv.poll() is not None:
                         break
@@ -281,7 +283,7 @@ def versions(args) -> str:
     if os.path.exists(mp_python):
         r = subprocess.run([mp_python, "-c", probe], capture_output=True, text=True, timeout=60)
         if r.returncode == 0:
-            parts.append(r.stdout.strip())
+            parts.append(r.stdout.strip() + installed_vs_tree(r.stdout.split(" from ", 1)[1].strip()))
     r = subprocess.run(["git", "-C", HERE, "describe", "--always", "--dirty"], capture_output=True,
                        text=True, timeout=30)
     if r.returncode == 0:
@@ -295,6 +297,21 @@ def versions(args) -> str:
         if r.returncode == 0:
             parts.append(r.stdout.strip())
     return "; ".join(parts)
+
+
+def installed_vs_tree(installed: str) -> str:
+    """Whether the installed (non-editable) package is the working tree's Python layer: a stale
+    install would make the numbers describe some other code."""
+    tree = os.path.join(os.path.dirname(HERE), "python", "message_passing")
+    if not os.path.isdir(tree) or os.path.samefile(tree, installed):
+        return ""
+    names = [os.path.relpath(os.path.join(d, f), tree) for d, _, fs in os.walk(tree) for f in fs
+             if f.endswith(".py")]
+    stale = [n for n in names if not (os.path.exists(os.path.join(installed, n))
+                                      and filecmp.cmp(os.path.join(tree, n), os.path.join(installed, n),
+                                                      shallow=False))]
+    return f" (its .py files differ from python/: {', '.join(stale)})" if stale else \
+        " (its .py files match python/)"
 
 
 def report(args, rates: dict, failures: dict, counts: dict) -> str:
@@ -363,7 +380,7 @@ def main() -> int:
         data = {n: write_data(tmp, n) for n in set(counts.values())}
         print(f"# {machine()}\n# {versions(args)}\n# {args.messages:,} messages "
               f"of {data[args.messages][1] / args.messages:.1f} bytes (with the newline), "
-              f"{args.repeat} rounds; temp dir {tmp}", flush=True)
+              f"rounds: {args.repeat}; temp dir {tmp}", flush=True)
         if "perl_file" in args.cases and (perl_n != args.messages or perl_rounds != args.repeat):
             print(f"# perl_file: {perl_n:,} messages, {perl_rounds} rounds", flush=True)
         rates = {c: [] for c in args.cases}

@@ -232,3 +232,40 @@ def test_pub_counts_drops_at_the_hwm_and_never_blocks():
         sub.close(0)
         pub.close(0)
         ctx.term()
+
+
+def test_output_is_minified_whatever_whitespace_the_input_has():
+    # the core skips minifying input it can prove compact: whitespace next to , : { } [ ] or at the
+    # ends, in every position of 16-byte blocks, must still be removed; whitespace in strings kept
+    import json
+    import random
+
+    rnd = random.Random(7)
+
+    def value(depth=0):
+        kind = rnd.randrange(6 if depth < 3 else 3)
+        if kind == 0:
+            return rnd.randrange(-10**6, 10**6)
+        if kind == 1:
+            return rnd.choice(["", " ", "a b", "x, y", "k: v", "{[ ]}", "tab\there", "é ☃", " lead", "trail "])
+        if kind == 2:
+            return rnd.choice([True, False, None])
+        if kind == 3:
+            return [value(depth + 1) for _ in range(rnd.randrange(4))]
+        return {f"k{i} {rnd.randrange(9)}": value(depth + 1) for i in range(rnd.randrange(4))}
+
+    source = _core.Source(validate=True)
+    batch = _core.Batch()
+    expected = []
+    for _ in range(3000):
+        doc = rnd.choice([[value()], {"v": value()}, value()])
+        if not isinstance(doc, (list, dict)):
+            doc = [doc]
+        compact = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        ws = lambda: "".join(rnd.choice(" \t\r\n") for _ in range(rnd.randrange(3)))  # noqa: E731
+        spaced = json.dumps(doc, ensure_ascii=False, indent=rnd.choice([None, 0, 1, 2]),
+                            separators=(ws() + "," + ws(), ws() + ":" + ws()))
+        source.add(batch, (ws() + spaced + ws()).encode())
+        expected.append(compact.encode())
+    assert batch.rejects() == []
+    assert batch.messages() == expected

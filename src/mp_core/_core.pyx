@@ -288,23 +288,27 @@ cdef int take(source_t *s, batch_t *b, const char *p, size_t n) noexcept nogil:
         return batch_reject(b, p, n if n < KEEP else KEEP, n, "message larger than max_message_size")
     if not s.validate:
         return batch_add(b, p, n)
-    s.scratch.len = 0
-    if buf_reserve(&s.scratch, n + MP_JSON_PADDING) < 0:
-        b.oom = 1
-        return -1
-    memcpy(s.scratch.p, p, n)
-    if mp_json_check(s.json, s.scratch.p, n, s.key, s.keylen if s.topic.len else 0, &flags, &why):
-        s.rejected += 1
-        buf_shrink(&s.scratch, 1 << 20)
-        return batch_reject(b, p, n, n, why)
-    t = s.topic.len if (flags & MP_JSON_OBJECT) and not (flags & MP_JSON_HAS_KEY) else 0
-    comma = 1 if t and not (flags & MP_JSON_EMPTY) else 0
-    dst = batch_open_record(b, n + t + comma)
+    # validated where it lands in the batch: room for a topic, and simdjson's padding after it
+    dst = batch_open_record(b, n + s.topic.len + 1 + MP_JSON_PADDING)
     if dst == NULL:
         b.oom = 1
         return -1
-    m = mp_json_minify(s.scratch.p, n, dst)
+    memcpy(dst, p, n)
+    if mp_json_check(s.json, dst, n, s.key, s.keylen if s.topic.len else 0, &flags, &why):
+        s.rejected += 1
+        return batch_reject(b, p, n, n, why)
+    m = n
+    if not mp_json_compact(dst, n):
+        s.scratch.len = 0
+        if buf_reserve(&s.scratch, n + MP_JSON_PADDING) < 0:
+            b.oom = 1
+            return -1
+        memcpy(s.scratch.p, dst, n)
+        m = mp_json_minify(s.scratch.p, n, dst)
+        buf_shrink(&s.scratch, 1 << 20)
+    t = s.topic.len if (flags & MP_JSON_OBJECT) and not (flags & MP_JSON_HAS_KEY) else 0
     if t:  # '{...' becomes '{"key":"topic",...'
+        comma = 0 if flags & MP_JSON_EMPTY else 1
         memmove(dst + 1 + t + comma, dst + 1, m - 1)
         memcpy(dst + 1, s.topic.p, t)
         if comma:
@@ -313,7 +317,6 @@ cdef int take(source_t *s, batch_t *b, const char *p, size_t n) noexcept nogil:
     batch_close_record(b, m)
     if flags & MP_JSON_EXOTIC:
         b.exotic += 1
-    buf_shrink(&s.scratch, 1 << 20)
     return 0
 
 

@@ -42,6 +42,7 @@ cdef extern from "json_frame.h" nogil:
     void mp_json_free(mp_json *)
     int mp_json_check(mp_json *, const char *, size_t, const char *, size_t, int *, const char **)
     size_t mp_json_minify(const char *, size_t, char *)
+    int mp_json_compact(const char *, size_t)
     int mp_utf8_valid(const char *, size_t)
 
 
@@ -82,7 +83,7 @@ cdef struct source_t:
     const char *key      # field that receives a multipart message's topic (NULL: none)
     size_t keylen
     mp_json *json
-    buf_t scratch        # the document being validated, with simdjson's padding
+    buf_t scratch        # a copy of a document being minified
     buf_t topic          # '"key":"topic"' of the multipart message being read
     size_t frames        # frames of that message seen so far
     # ZeroMQ

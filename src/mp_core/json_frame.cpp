@@ -1,6 +1,9 @@
 #include "json_frame.h"
 #include "simdjson.h"
 #include <cstring>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <string_view>
 
 static_assert(MP_JSON_PADDING == simdjson::SIMDJSON_PADDING, "padding must match simdjson");
@@ -199,8 +202,10 @@ extern "C" int mp_json_check(mp_json *j, const char *buf, size_t len, const char
         *why = "JSON text must be an object or array";
         rc = 2;
     }
-    if (j->parser.capacity() > KEEP_CAPACITY)
-        (void)j->parser.allocate(KEEP_CAPACITY);
+    if (j->parser.capacity() > KEEP_CAPACITY) {
+        auto shrunk = j->parser.allocate(KEEP_CAPACITY);
+        (void)shrunk; /* if it fails, the parser keeps what it has */
+    }
     return rc;
 }
 
@@ -213,3 +218,43 @@ extern "C" size_t mp_json_minify(const char *buf, size_t len, char *out)
 }
 
 extern "C" int mp_utf8_valid(const char *buf, size_t len) { return simdjson::validate_utf8(buf, len); }
+
+/* In valid JSON, whitespace outside strings can only stand at either end of the text or next to a
+ * structural character ({}[],:), since tokens are separated by those. So a valid text whose ends
+ * are not whitespace, and in which no whitespace byte touches a structural character, is already
+ * minified. Whitespace next to a comma inside a string only makes us minify needlessly. */
+extern "C" int mp_json_compact(const char *buf, size_t len)
+{
+#ifdef __SSE2__
+    auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    auto st = [](char c) { return c == '{' || c == '}' || c == '[' || c == ']' || c == ',' || c == ':'; };
+    if (len == 0 || ws(buf[0]) || ws(buf[len - 1]))
+        return len == 0;
+    const __m128i sp = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t'), nl = _mm_set1_epi8('\n'),
+                  cr = _mm_set1_epi8('\r'), lb = _mm_set1_epi8('{'), rb = _mm_set1_epi8('}'),
+                  ls = _mm_set1_epi8('['), rs = _mm_set1_epi8(']'), co = _mm_set1_epi8(','),
+                  cl = _mm_set1_epi8(':');
+    unsigned ws_in = 0;  /* the byte before this block was whitespace */
+    for (size_t i = 0; i < len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(buf + i));
+        unsigned keep = len - i < 16 ? (1u << (len - i)) - 1 : 0xffff; /* past the end: padding */
+        unsigned w = keep & _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, tab)),
+                                                           _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, cr))));
+        if (w | ws_in) { /* only blocks with whitespace in or just before them need a closer look */
+            unsigned s = keep & _mm_movemask_epi8(_mm_or_si128(
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, lb), _mm_cmpeq_epi8(v, rb)),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, ls), _mm_cmpeq_epi8(v, rs))),
+                _mm_or_si128(_mm_cmpeq_epi8(v, co), _mm_cmpeq_epi8(v, cl))));
+            unsigned st_in = i && st(buf[i - 1]);
+            if ((w & ((s << 1) | st_in)) || (s & ((w << 1) | ws_in)))
+                return 0;
+        }
+        ws_in = (w >> 15) & 1;
+    }
+    return 1;
+#else
+    (void)buf;
+    (void)len;
+    return 0;
+#endif
+}

@@ -26,6 +26,10 @@ int mp_json_check(mp_json *j, const char *buf, size_t len, const char *key, size
 /* Writes buf[0:len) without insignificant whitespace to out (room for len bytes); returns the length. */
 size_t mp_json_minify(const char *buf, size_t len, char *out);
 
+/* For a document mp_json_check accepted: 1 if it certainly has no whitespace outside strings (so
+ * minifying would not change it), 0 if it may. Reads up to 15 bytes past len (padding). */
+int mp_json_compact(const char *buf, size_t len);
+
 int mp_utf8_valid(const char *buf, size_t len);
 
 #ifdef __cplusplus
