@@ -226,25 +226,23 @@ extern "C" int mp_utf8_valid(const char *buf, size_t len) { return simdjson::val
 extern "C" int mp_json_compact(const char *buf, size_t len)
 {
 #ifdef __SSE2__
-    auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    /* In a valid text the only bytes <= 0x20 are whitespace (raw control characters are invalid). */
+    auto ws = [](char c) { return (unsigned char)c <= 0x20; };
     auto st = [](char c) { return c == '{' || c == '}' || c == '[' || c == ']' || c == ',' || c == ':'; };
     if (len == 0 || ws(buf[0]) || ws(buf[len - 1]))
         return len == 0;
-    const __m128i sp = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t'), nl = _mm_set1_epi8('\n'),
-                  cr = _mm_set1_epi8('\r'), lb = _mm_set1_epi8('{'), rb = _mm_set1_epi8('}'),
-                  ls = _mm_set1_epi8('['), rs = _mm_set1_epi8(']'), co = _mm_set1_epi8(','),
-                  cl = _mm_set1_epi8(':');
-    unsigned ws_in = 0;  /* the byte before this block was whitespace */
+    const __m128i space = _mm_set1_epi8(0x20), lower = _mm_set1_epi8(0x20), brace_l = _mm_set1_epi8('{'),
+                  brace_r = _mm_set1_epi8('}'), comma = _mm_set1_epi8(','), colon = _mm_set1_epi8(':');
+    unsigned ws_in = 0; /* the byte before this block is whitespace */
     for (size_t i = 0; i < len; i += 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(buf + i));
         unsigned keep = len - i < 16 ? (1u << (len - i)) - 1 : 0xffff; /* past the end: padding */
-        unsigned w = keep & _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, tab)),
-                                                           _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, cr))));
+        unsigned w = keep & _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, space), space));
         if (w | ws_in) { /* only blocks with whitespace in or just before them need a closer look */
-            unsigned s = keep & _mm_movemask_epi8(_mm_or_si128(
-                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, lb), _mm_cmpeq_epi8(v, rb)),
-                             _mm_or_si128(_mm_cmpeq_epi8(v, ls), _mm_cmpeq_epi8(v, rs))),
-                _mm_or_si128(_mm_cmpeq_epi8(v, co), _mm_cmpeq_epi8(v, cl))));
+            __m128i folded = _mm_or_si128(v, lower); /* [ ] become { } */
+            unsigned s = keep & _mm_movemask_epi8(
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(folded, brace_l), _mm_cmpeq_epi8(folded, brace_r)),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, colon))));
             unsigned st_in = i && st(buf[i - 1]);
             if ((w & ((s << 1) | st_in)) || (s & ((w << 1) | ws_in)))
                 return 0;
