@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from conftest import lines, mp, records, run_mp, stop, wait_for
+from conftest import lines, mp, run_mp, stop, wait_for
 
 
 def write_module(tmp_path, name: str, source: str) -> dict:

@@ -18,7 +18,7 @@ from . import _core
 from .base import label
 from .codecs.json import JSONDecoder, JSONEncoder
 from .codecs.null import NullDecoder, NullEncoder
-from .errors import ErrorChain, _exc_text
+from .errors import DecodingError, ErrorChain, _exc_text
 from .filters.all import All
 from .filters.null import Null as NullFilter
 from .filters.t import T
@@ -150,9 +150,9 @@ class Chain:
                     self._process(self._decode(batch))
             for raw, size, why in batch.rejects():
                 self.errors.decoding(raw, why, size)
-            if status == _core.SINK_ERROR:
+            if sinks is not None:
                 self._sink_failed()
-            elif status == _core.ERROR:
+            if status == _core.ERROR:
                 raise OSError(source.error, f"{label(self.input)} input: {os.strerror(source.error)}")
             elif status == _core.EOF:
                 return
@@ -175,20 +175,10 @@ class Chain:
     # -- the Python paths --------------------------------------------------------------------
 
     def _run_messages(self, signals: Signals) -> None:
-        framer = _core.Source(validate=True)
-        batch = _core.Batch()
         signals.interrupt_python = True
         try:
             for data in self.input:
-                if isinstance(data, (bytes, str)) and type(self.decoder) is JSONDecoder:
-                    batch.clear()
-                    framer.add(batch, data)  # validated exactly as a native input would
-                    for raw, size, why in batch.rejects():
-                        self.errors.decoding(raw, why, size)
-                    messages = self.decoder.decode_batch(batch) if len(batch) else []
-                else:
-                    messages = self._decode_each([data])
-                self._process(messages)
+                self._process(self._decode_each([data]))
                 if signals.reopen:
                     signals.reopen = False
                     self.reopen()
@@ -209,6 +199,8 @@ class Chain:
         for data in items:
             try:
                 out.append(self.decoder.decode(data))
+            except DecodingError as e:
+                self.errors.decoding(data, str(e))
             except Exception as e:
                 self.errors.decoding(data, _exc_text(e))
         return out

@@ -18,6 +18,10 @@ FILTER = "Message::Passing::Exception::Filter"
 OUTPUT = "Message::Passing::Exception::Output"
 
 
+class DecodingError(ValueError):
+    """Raised by a decoder for data that is not a message; its text is the error record's."""
+
+
 def as_text(data: Any) -> str:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data).decode("utf-8", "backslashreplace")

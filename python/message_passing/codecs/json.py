@@ -15,6 +15,7 @@ import orjson
 
 from .. import _core
 from ..base import Decoder, Encoder
+from ..errors import DecodingError
 from ..options import Option
 
 
@@ -33,8 +34,8 @@ class JSONDecoder(Decoder):
             return data
         self._batch.clear()
         self._framer.add(self._batch, data)
-        for raw, _size, why in self._batch.rejects():
-            raise ValueError(why)
+        for _raw, _size, why in self._batch.rejects():
+            raise DecodingError(why)
         return self.decode_batch(self._batch)[0]
 
     def decode_batch(self, batch) -> list:
