@@ -39,7 +39,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "RESULTS.md")
 
-# Exactly the lines of /work/shared/peer/bench_perl.sh (and so of the reference's Perl numbers).
+# Exactly the lines of the Perl peer's benchmark (shared/peer/bench_perl.sh beside this project), so
+# that the Perl numbers compare with the reference's.
 LINE = ('{"@timestamp":"2024-05-01T12:34:56.%03dZ","level":"info","message":'
         '"GET /api/v1/items/%06d HTTP/1.1 200 1234 bytes in 12ms ok","host":"web1","n":%d}\n')
 

@@ -71,6 +71,8 @@ def stop(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 10) -> tup
     """Signals `proc` and collects its exit status and output."""
     if proc.poll() is None:
         proc.send_signal(sig)
+    if proc.stdin is not None and proc.stdin.closed:
+        proc.stdin = None  # communicate() would flush it
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -92,6 +92,27 @@ def test_perl_class_names_mean_the_builtins():
         ([*STDIN_TO_STDOUT, "--filter", "+json.NoSuchClass"], "module json has no NoSuchClass"),
         ([*STDIN_TO_STDOUT, "--filter", "+json.JSONDecoder"], "--filter: +json.JSONDecoder is not a filter"),
         ([*STDIN_TO_STDOUT, "--daemonize", "1"], "unrecognized arguments: 1"),
+        ([*STDIN_TO_STDOUT, "--input_options", '{"max_message_size":18446744073709551616}'],
+         "option 'max_message_size' must be at most"),
+        (["--input", "ZeroMQ", "--input_options", opts(connect=endpoint(), socket_hwm=4294967296), "--output", "STDOUT"],
+         "option 'socket_hwm' is out of range"),
+        (["--input", "STDIN", "--output", "ZeroMQ", "--output_options", opts(connect=endpoint(), linger=4294967296)],
+         "option 'linger' is out of range"),
+        (["--input", "STDIN", "--output", "ZeroMQ", "--output_options", '{"connect":"tcp://127.0.0.1:1","subscribe_delay":NaN}'],
+         "option 'subscribe_delay' must be a finite number"),
+        (["--input", "STDIN", "--output", "ZeroMQ", "--output_options", '{"connect":"tcp://127.0.0.1:1","subscribe_delay":1e300}'],
+         "option 'subscribe_delay' must be at most"),
+        (["--input", "STDIN", "--output", "ZeroMQ", "--output_options", opts(connect="tcp://*:99999")],
+         "port 99999 is not between 1 and 65535"),
+        (["--input", "STDIN", "--output", "File", "--output_options", '{"filename":""}'], "option 'filename' must not be empty"),
+        (["--input", "STDIN", "--output", "File", "--output_options", '{"filename":"/tmp/a\\u0000b"}'],
+         "option 'filename' must not contain a NUL"),
+        (["--input", "STDIN", "--output", "File", "--output_options", '{"filename":"/tmp/x\\ud800.log"}'],
+         "option 'filename' is not valid UTF-8 text"),
+        ([*STDIN_TO_STDOUT, "--input_options", ""], "--input_options: not valid JSON"),
+        ([*STDIN_TO_STDOUT, "--input_options", "0"], "--input_options must be a JSON object, not 0"),
+        ([*STDIN_TO_STDOUT, "--error_encoder", "Null"], "--error_encoder: Null cannot write error records"),
+        ([*STDIN_TO_STDOUT, "--pid_file", ""], "--pid_file must be a path"),
     ],
 )
 def test_bad_options_stop_startup_with_one_line_naming_them(args, names):
@@ -164,9 +185,9 @@ def test_pid_file_holds_the_pid_and_is_removed_at_exit(tmp_path):
     assert not pid_file.exists()
 
 
-def test_unwritable_pid_file_is_an_option_error(tmp_path):
+def test_unwritable_pid_file_stops_startup_exit_1(tmp_path):
     r = run_mp(*STDIN_TO_STDOUT, "--pid_file", str(tmp_path / "no" / "such" / "dir.pid"))
-    assert r.returncode == 2 and b"--pid_file: cannot write" in r.stderr
+    assert r.returncode == 1 and b"--pid_file: cannot write" in r.stderr
 
 
 def test_daemonize_detaches_writes_pid_and_resolves_relative_paths(tmp_path):
@@ -242,3 +263,116 @@ def test_python_dash_m_works():
     r = subprocess.run([sys.executable, "-m", "message_passing", *STDIN_TO_STDOUT], input=b'{"a":1}\n',
                        capture_output=True, timeout=30)
     assert (r.returncode, r.stdout) == (0, b'{"a":1}\n')
+
+
+def test_bad_argv_bytes_are_one_line():
+    r = subprocess.run([os.fsencode(MP), b"--input", b"ZeroMQ", b"--input_options", b'{"connect":"tcp://\xff:1"}',
+                        b"--output", b"STDOUT"], capture_output=True, timeout=30)
+    assert r.returncode == 2 and b"not valid UTF-8 text" in r.stderr and r.stderr.count(b"\n") == 1
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ('{"input":"STDIN","output":"STDOUT","pid_file":5}', "--pid_file must be a path, not 5"),
+        ("input: STDIN\noutput: STDOUT\npid_file: 2024-01-01\n", "--pid_file must be a path"),
+        ('{"input":"STDIN","output":"STDOUT","input_options":[]}', "--input_options must be a JSON object, not []"),
+        ('{"input":"STDIN","output":"STDOUT","daemonize":"yes"}', "daemonize must be true or false"),
+    ],
+)
+def test_mistyped_configfile_values(tmp_path, text, says):
+    cfg = tmp_path / ("c.yaml" if text.startswith("input:") else "c.json")
+    cfg.write_text(text)
+    r = run_mp("--configfile", str(cfg))
+    err = r.stderr.decode()
+    assert r.returncode == 2 and err.count("\n") == 1 and says in err, err
+
+
+def test_yaml_null_names_the_null_components(tmp_path):
+    cfg = tmp_path / "n.yaml"
+    cfg.write_text("input: STDIN\noutput: STDOUT\nfilter: Null\ndecoder: Null\nencoder: Null\n")
+    r = run_mp("--configfile", str(cfg), input=b"raw\n")
+    assert (r.returncode, r.stdout) == (0, b"raw\n"), r.stderr
+
+
+def test_configfile_options_kept_when_the_command_line_names_the_same_component(tmp_path):
+    out = tmp_path / "o.log"
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"input": "STDIN", "output": "file", "output_options": {"filename": str(out)}}))
+    r = run_mp("--configfile", str(cfg), "--output", "Message::Passing::Output::File", input=b"[1]\n")
+    assert r.returncode == 0, r.stderr
+    assert lines(out) == [b"[1]"]
+
+
+@pytest.mark.parametrize(
+    "source, flag, says, code",
+    [
+        ("raise RuntimeError('boom at import')", "+broken.X", "importing broken failed: RuntimeError: boom at import", 2),
+        ("def broken(:\n  pass", "+broken.X", "importing broken failed: SyntaxError", 2),
+        ("class X:\n    def __init__(self):\n        raise ValueError('no way')\n    def filter(self, m):\n        return m",
+         "+broken.X", "--filter: +broken.X could not be made with these options: ValueError: no way", 2),
+        ("class X:\n    def open(self):\n        raise KeyError('k')\n    def filter(self, m):\n        return m",
+         "+broken.X", "broken.X: KeyError: 'k'", 1),
+    ],
+)
+def test_plugins_that_fail_are_one_line(tmp_path, source, flag, says, code):
+    (tmp_path / "broken.py").write_text(source)
+    r = run_mp("--input", "STDIN", "--output", "STDOUT", "--filter", flag, input=b"{}\n",
+               env={"PYTHONPATH": str(tmp_path)})
+    err = r.stderr.decode()
+    assert r.returncode == code and err.count("\n") == 1 and says in err, err
+    assert "Traceback" not in err
+
+
+def test_an_input_written_in_python_that_raises_stops_with_one_line(tmp_path):
+    (tmp_path / "bad_in.py").write_text("class In:\n    def __iter__(self):\n        yield b'[1]'\n"
+                                        "        raise OSError(5, 'device gone')\n")
+    r = run_mp("--input", "+bad_in.In", "--output", "STDOUT", env={"PYTHONPATH": str(tmp_path)})
+    assert r.returncode == 1 and r.stdout == b"[1]\n"
+    assert r.stderr.decode().splitlines()[0] == "message-passing: stopped: device gone"
+
+
+def test_a_failed_start_leaves_a_running_instances_pid_file_alone(tmp_path):
+    busy, pid_file = endpoint(), tmp_path / "d.pid"
+    first = subprocess.Popen([MP, "--input", "ZeroMQ", "--input_options", opts(socket_bind=busy), "--output", "Null",
+                              "--pid_file", str(pid_file)], stderr=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: pid_file.exists() and pid_file.read_text().strip())
+        r = run_mp("--input", "ZeroMQ", "--input_options", opts(socket_bind=endpoint()), "--output", "Null",
+                   "--pid_file", str(pid_file))
+        assert r.returncode == 1 and f"already running as process {first.pid}".encode() in r.stderr
+        assert pid_file.read_text() == f"{first.pid}\n"
+    finally:
+        stop(first)
+    other = tmp_path / "other.pid"
+    r = run_mp("--input", "ZeroMQ", "--input_options", opts(socket_bind="tcp://1.2.3.4:5999"), "--output", "Null",
+               "--pid_file", str(other))
+    assert r.returncode == 1 and not other.exists()  # a failed start leaves no empty pid file
+
+
+def test_ipc_endpoints_relative_paths_and_one_in_use(tmp_path):
+    out = tmp_path / "out.log"
+    r = subprocess.run([MP, "--input", "ZeroMQ", "--input_options", '{"socket_bind":"ipc://rel.sock","socket_type":"PULL"}',
+                        "--output", "File", "--output_options", opts(filename=str(out)), "--daemonize",
+                        "--pid_file", "d.pid"], cwd=tmp_path, capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    pid = int(wait_for(lambda: (tmp_path / "d.pid").exists() and (tmp_path / "d.pid").read_text().strip()))
+    try:
+        assert (tmp_path / "rel.sock").exists()  # not /rel.sock: the daemon's directory is /
+        r = subprocess.run([MP, "--input", "STDIN", "--output", "ZeroMQ",
+                            "--output_options", '{"connect":"ipc://rel.sock","socket_type":"PUSH"}'],
+                           cwd=tmp_path, input=b"[1]\n", capture_output=True, timeout=30)
+        assert r.returncode == 0 and wait_for(lambda: lines(out) == [b"[1]"])
+        r = subprocess.run([MP, "--input", "ZeroMQ", "--input_options", '{"socket_bind":"ipc://rel.sock"}',
+                            "--output", "Null"], cwd=tmp_path, capture_output=True, timeout=30)
+        assert r.returncode == 1 and b"Address already in use" in r.stderr
+    finally:
+        os.kill(pid, signal.SIGTERM)
+
+
+def test_closed_standard_streams(tmp_path):
+    r = subprocess.run(f"{MP} --input STDIN --output STDOUT <&-", shell=True, capture_output=True, timeout=30)
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"", b"")  # no stdin: at its end at once
+    r = subprocess.run(f"{MP} --input STDIN --output STDOUT 2>&-", shell=True, input=b'bad\n{"ok":1}\n',
+                       capture_output=True, timeout=30)
+    assert (r.returncode, r.stdout) == (0, b'{"ok":1}\n')  # errors had nowhere to go: not into stdout

@@ -92,12 +92,16 @@ def test_tee_from_a_config_file(tmp_path):
     assert b.read_bytes() == b'{\n  "x": 1\n}\n{\n  "x": 2\n}\n'
 
 
-def test_tee_with_a_python_filter_path_too(tmp_path):
-    a = tmp_path / "a.log"
-    opts = json.dumps({"outputs": [{"output": "File", "output_options": {"filename": str(a)}}]})
+def test_tee_of_raw_lines_and_a_json_branch_that_refuses_them(tmp_path):
+    a, j = tmp_path / "a.log", tmp_path / "j.log"
+    opts = json.dumps({"outputs": [{"output": "File", "output_options": {"filename": str(a)}, "encoder": "Null"},
+                                   {"output": "File", "output_options": {"filename": str(j)}}]})
     r = run_mp("--input", "STDIN", "--output", "STDOUT", "--decoder", "Null", "--encoder", "Null",
-               "--filter", "T", "--filter_options", opts, input=b"raw line\n")
-    assert r.stdout == b"raw line\n" and lines(a) == [b"raw line"]
+               "--filter", "T", "--filter_options", opts, input=b'raw line\n{"json":1}\n')
+    assert r.stdout == b'raw line\n{"json":1}\n' and lines(a) == [b"raw line", b'{"json":1}']
+    assert lines(j) == [b'{"json":1}']  # the JSON encoder writes JSON only
+    (e,) = [json.loads(x) for x in r.stderr.splitlines()]
+    assert e["class"] == "Message::Passing::Exception::Encoding" and e["stringified_data"] == "raw line"
 
 
 @pytest.mark.parametrize(
@@ -275,7 +279,7 @@ def test_a_failing_output_is_said_once_and_counted(tmp_path):
     r = run_mp("--input", "STDIN", "--output", "File", "--output_options", '{"filename":"/dev/full"}', input=data)
     assert r.returncode == 0
     record, summary = r.stderr.decode().splitlines()
-    assert json.loads(record)["exception"] == "File: OSError: [Errno 28] No space left on device"
+    assert json.loads(record)["exception"] == "File: /dev/full: No space left on device"
     assert "output File sent=0 dropped=0 failed=100000" in summary
 
 
@@ -293,3 +297,24 @@ def test_stdout_closed_by_its_reader(tmp_path):
     sent = int(summary.split("output STDOUT sent=")[1].split()[0])
     failed = int(summary.split("failed=")[1].split(";")[0])
     assert sent + failed == 200000 and sent >= 1
+
+
+def test_tee_to_an_output_with_nothing_but_consume(tmp_path):
+    out = tmp_path / "seen"
+    env = write_module(tmp_path, "bare", f"""
+        class Out:
+            def consume(self, data):
+                with open({str(out)!r}, "ab") as f:
+                    f.write(data + b"\\n")
+        """)
+    opts = json.dumps({"outputs": [{"output": "+bare.Out"}]})
+    r = run_mp("--input", "STDIN", "--output", "Null", "--filter", "T", "--filter_options", opts,
+               input=b'{"t":1}\n', env=env)
+    assert r.returncode == 0, r.stderr
+    assert lines(out) == [b'{"t":1}']
+
+
+def test_file_errors_name_the_file(tmp_path):
+    missing = tmp_path / "no" / "x.log"
+    r = run_mp("--input", "STDIN", "--output", "File", "--output_options", json.dumps({"filename": str(missing)}))
+    assert r.returncode == 1 and f"File: {missing}: No such file or directory".encode() in r.stderr, r.stderr

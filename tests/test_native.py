@@ -28,10 +28,17 @@ def config(**parts) -> dict:
     return base
 
 
+def quiet_signals() -> Signals:
+    """Signals without handlers: a test stops the chain by writing to its wake-up pipe."""
+    signals = Signals()
+    _core.set_wake_fd(signals.wake_fd)
+    return signals
+
+
 def run_counting_python_calls(chain, feed) -> int:
     """Runs `chain` in this thread, with `feed(stop)` in another, and counts the Python function
     calls made in this thread meanwhile."""
-    signals = Signals()  # not installed: `feed` stops the chain through its wake-up pipe
+    signals = quiet_signals()
     calls = 0
 
     def profile(frame, event, arg):
@@ -121,7 +128,7 @@ def test_a_python_filter_is_seen_by_the_same_count(tmp_path):
 def test_counters_are_readable_while_the_loop_runs_without_the_gil(tmp_path):
     ep = endpoint()
     chain = build(config(input_options={"socket_bind": ep, "socket_type": "PULL"}))
-    signals = Signals()
+    signals = quiet_signals()
     chain.open()
     runner = threading.Thread(target=chain.run, args=(signals,), daemon=True)
     runner.start()
@@ -220,7 +227,7 @@ def test_pub_counts_drops_at_the_hwm_and_never_blocks():
         poller = threading.Thread(target=lambda: [sub.poll(10) for _ in iter(stop_polling.is_set, True)])
         poller.start()  # a bound socket handles its new peer when polled (libzmq)
         t = time.monotonic()
-        assert sink.write_list([b"{}"])  # waits for the subscriber, then sends
+        assert sink.write_list([b"{}"]) == _core.WRITTEN  # waits for the subscriber, then sends
         stop_polling.set()
         poller.join()
         assert sink.subscribers == 1 and sink.sent == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import run_mp
 
 STDIN_TO_STDOUT = ("--input", "STDIN", "--output", "STDOUT")
@@ -76,9 +78,16 @@ def test_null_codecs_pass_lines_as_they_are():
     assert (r.returncode, r.stdout, r.stderr) == (0, data, b"")
 
 
-def test_null_decoder_with_json_encoder_passes_bytes_through():
-    r = run_mp(*STDIN_TO_STDOUT, "--decoder", "Null", input=b"plain text\n")
-    assert r.stdout == b"plain text\n"
+@pytest.mark.parametrize("python_filter", [False, True])  # native, and through Python
+def test_null_decoder_with_json_encoder_writes_only_json(tmp_path, python_filter):
+    (tmp_path / "same.py").write_text("class Same:\n    def filter(self, m):\n        return m\n")
+    r = run_mp(*STDIN_TO_STDOUT, "--decoder", "Null", "--filter", "+same.Same" if python_filter else "Null",
+               input=b'plain text\n{ "a" : 1 }\n', env={"PYTHONPATH": str(tmp_path)})
+    # bytes pass if they are JSON (natively also minified); the rest is refused
+    assert r.stdout == (b'{ "a" : 1 }\n' if python_filter else b'{"a":1}\n')
+    (e,) = errors(r.stderr)
+    assert e["class"] == "Message::Passing::Exception::Encoding"
+    assert "plain text" in json.dumps(e)
 
 
 def test_json_decoder_with_null_encoder_is_an_encoding_error_per_message():
@@ -113,3 +122,26 @@ def test_a_10mb_line_passes_intact(tmp_path):
     r = run_mp(*STDIN_TO_STDOUT, input=big + b'{"after":1}\n', timeout=60)
     assert r.returncode == 0
     assert r.stdout == big + b'{"after":1}\n'
+
+
+@pytest.mark.parametrize("depth", [300, 1000, 1024])
+def test_valid_json_nested_too_deep_for_python_goes_to_the_error_chain(tmp_path, depth):
+    # the core takes 1024 levels; Python's decoders and encoders take fewer: the message is an
+    # error record, the batch around it passes
+    (tmp_path / "same.py").write_text("class Same:\n    def filter(self, m):\n        return m\n")
+    deep = b"[" * depth + b"]" * depth
+    for extra in (["--filter", "+same.Same"], ["--encoder_options", '{"pretty":true}']):
+        r = run_mp(*STDIN_TO_STDOUT, *extra, input=b'{"ok":1}\n' + deep + b'\n{"ok":2}\n',
+                   env={"PYTHONPATH": str(tmp_path)})
+        assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr
+        out = r.stdout.replace(b"\n", b"").replace(b" ", b"")
+        assert out.startswith(b'{"ok":1}') and out.endswith(b'{"ok":2}')
+        if depth > 900:
+            (e,) = errors(r.stderr)
+            assert e["class"] in ("Message::Passing::Exception::Decoding", "Message::Passing::Exception::Encoding")
+
+
+def test_crlf_blank_lines_are_blank_for_every_decoder():
+    for codecs in ([], ["--decoder", "Null", "--encoder", "Null"]):
+        r = run_mp(*STDIN_TO_STDOUT, *codecs, input=b'\r\n{"c":3}\r\n\r\n')
+        assert (r.returncode, r.stdout, r.stderr) == (0, b'{"c":3}\n', b""), codecs

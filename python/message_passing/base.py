@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar, Iterator
 
+from . import _core
 from .options import Option, check_options
 
 
@@ -77,13 +78,16 @@ class Output(Component):
 
     sink = None  # a native output's core Sink, once opened
 
-    def consume(self, message: bytes) -> None:
-        self.consume_batch([message])
+    where = ""  # what the output writes to (a path, an endpoint), for messages
 
-    def consume_batch(self, messages: list) -> None:
-        if not self.sink.write_list(messages):
+    def consume(self, message: bytes) -> None:
+        """One message (the error chain's, a tee's) through the core sink."""
+        status = self.sink.write_list([message])
+        while status == _core.INTERRUPTED:  # a signal ran its handler in between
+            status = self.sink.write_on()
+        if status == _core.FAILED:
             err = self.sink.take_error()
-            raise OSError(err, os.strerror(err))
+            raise OSError(err, os.strerror(err), self.where or None)
 
     def reopen(self) -> None:
         """Opens files anew (SIGHUP, after log rotation)."""
@@ -92,6 +96,12 @@ class Output(Component):
         if self.sink is None:
             return {}
         return {"sent": self.sink.sent, "dropped": self.sink.dropped, "failed": self.sink.failed}
+
+
+def call(component: Any, method: str, *args: Any) -> Any:
+    """Calls an optional hook (open, close, reopen, counters) if the component has it."""
+    hook = getattr(component, method, None)
+    return hook(*args) if callable(hook) else None
 
 
 def label(component: Any) -> str:

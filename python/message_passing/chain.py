@@ -11,14 +11,15 @@ How it runs depends on its parts:
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any
 
 from . import _core
-from .base import label
+from .base import call, label
 from .codecs.json import JSONDecoder, JSONEncoder
 from .codecs.null import NullDecoder, NullEncoder
-from .errors import DecodingError, ErrorChain, _exc_text
+from .errors import DECODING, ENCODING, DecodingError, ErrorChain, exc_text
 from .filters.all import All
 from .filters.null import Null as NullFilter
 from .filters.t import T
@@ -29,14 +30,19 @@ from .signals import Signals, Stopping
 CONTRACT = {"input": "__iter__", "output": "consume", "filter": "filter", "decoder": "decode", "encoder": "encode"}
 NATIVE_INPUTS = ("STDIN", "ZeroMQ")
 NATIVE_OUTPUTS = ("STDOUT", "STDERR", "File", "ZeroMQ", "Null")
+DRAIN_MS = 3000  # how long a stopping chain gives a file or pipe output to take what it was writing
 
 
-def make(kind: str, name: str, options: Any, flag: str) -> Any:
+class StartError(Exception):
+    """A component could not start (open): one line, exit status 1."""
+
+
+def make(kind: str, name: Any, options: Any, flag: str) -> Any:
     """Builds one component from its name and options; ConfigError names `flag` on failure."""
     if not isinstance(name, str) or not name:
-        raise ConfigError(f"{flag} must name a {kind}")
+        raise ConfigError(f"{flag} must name {'an' if kind[0] in 'aeiou' else 'a'} {kind}")
     if not isinstance(options, dict):
-        raise ConfigError(f"{flag}_options must be a JSON object, not {type(options).__name__}")
+        raise ConfigError(f"{flag}_options must be an object, not {type(options).__name__}")
     cls = resolve(kind, name, flag)
     try:
         component = cls(**options)
@@ -44,13 +50,16 @@ def make(kind: str, name: str, options: Any, flag: str) -> Any:
         raise ConfigError(f"{flag}_options: {e}") from None
     except TypeError as e:
         raise ConfigError(f"{flag}_options: {name} does not take these options: {e}") from None
+    except Exception as e:
+        raise ConfigError(f"{flag}: {name} could not be made with these options: {exc_text(e)}") from None
     method = CONTRACT[kind]
     if kind == "input":
         ok = hasattr(component, "__iter__") or hasattr(component, "source")
     else:
         ok = callable(getattr(component, method, None))
     if not ok:
-        raise ConfigError(f"{flag}: {name} is not a {kind} (it has no {method} method)")
+        raise ConfigError(f"{flag}: {name} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind} "
+                          f"(it has no {method} method)")
     return component
 
 
@@ -58,9 +67,11 @@ def build(config: dict) -> "Chain":
     """The chain a complete configuration (as the CLI holds it) describes."""
 
     def part(kind: str, key: str) -> Any:
-        return make(kind, config[key], config.get(key + "_options") or {}, "--" + key)
+        return make(kind, config[key], config.get(key + "_options", {}), "--" + key)
 
     errors = ErrorChain(part("encoder", "error_encoder"), part("output", "error"))
+    if type(errors.encoder) is NullEncoder:
+        raise ConfigError("--error_encoder: Null cannot write error records (objects): use JSON")
     return Chain(part("input", "input"), part("decoder", "decoder"), part("filter", "filter"),
                  part("encoder", "encoder"), part("output", "output"), errors)
 
@@ -71,11 +82,9 @@ def _builtin(component: Any, names: tuple) -> bool:
 
 def _passes_natively(decoder: Any, encoder: Any) -> bool:
     """Whether the core alone can take records from this decoder through this encoder."""
-    if type(encoder) is JSONEncoder and encoder.pretty:
-        return False
-    if type(decoder) is JSONDecoder:
-        return type(encoder) is JSONEncoder
-    return type(decoder) is NullDecoder and type(encoder) in (JSONEncoder, NullEncoder)
+    if type(encoder) is JSONEncoder:
+        return not encoder.pretty and type(decoder) in (JSONDecoder, NullDecoder)
+    return type(decoder) is NullDecoder and type(encoder) is NullEncoder
 
 
 class Chain:
@@ -84,10 +93,16 @@ class Chain:
         self.encoder, self.output, self.errors = encoder, output, errors
         if isinstance(filter, T):
             filter.errors = errors
-        if hasattr(input, "json_frames"):
-            input.json_frames = type(decoder) is JSONDecoder
         self.sinks = self._native_sinks()
+        if hasattr(input, "json_frames"):
+            # the core validates JSON where the JSON decoder would, or, natively, where the JSON
+            # encoder would take the bytes a Null decoder passed on
+            input.json_frames = type(decoder) is JSONDecoder or (
+                self.sinks is not None and type(encoder) is JSONEncoder)
+        # what the core rejects natively after a Null decoder, the JSON encoder refused
+        self.reject_class = ENCODING if type(decoder) is not JSONDecoder else DECODING
         self.filtered = 0  # messages the filter dropped (Python paths)
+        self.signals: Signals | None = None
 
     def _native_sinks(self) -> list | None:
         """The outputs the core writes to if it can run this chain alone, else None."""
@@ -101,6 +116,7 @@ class Chain:
             return [self.output]
         if type(self.filter) is T and all(
             _builtin(b.output, NATIVE_OUTPUTS) and _passes_natively(self.decoder, b.encoder)
+            and type(b.encoder) is type(self.encoder)
             for b in self.filter.branches
         ):
             return [b.output for b in self.filter.branches] + [self.output]
@@ -121,20 +137,31 @@ class Chain:
     def open(self) -> None:
         """Opens outputs before the input, so that nothing received has nowhere to go."""
         for c in (self.errors.output, self.output, self.filter, self.input):
-            if hasattr(c, "open"):
-                c.open()
+            try:
+                call(c, "open")
+            except Exception as e:
+                raise StartError(f"{label(c)}: {exc_text(e, filename=True)}") from None
 
     def close(self) -> None:
-        """Stops the input first, then lets outputs deliver what they queued."""
-        for c in (self.input, self.filter, self.output, self.errors.output):
-            if hasattr(c, "close"):
-                try:
-                    c.close()
-                except Exception as e:
-                    self.errors.output_failed(label(c), e, 0)
+        """Stops the input, lets file and pipe outputs finish what they were writing (within
+        DRAIN_MS), then closes the outputs: a ZeroMQ output then has its linger to deliver."""
+        call(self.input, "close")
+        if self.signals is not None:
+            self.signals.take()  # what woke the core is seen: draining must not stop for it
+        for o in self.outputs():
+            sink = getattr(o, "sink", None)
+            if sink is not None and sink.pending:
+                sink.drain(DRAIN_MS)
+                self._sink_failed([o])
+        for c in (self.filter, self.output, self.errors.output):
+            try:
+                call(c, "close")
+            except Exception as e:
+                self.errors.output_failed(label(c), e, 0)
 
     def run(self, signals: Signals) -> None:
         """Runs until the input ends or a stop signal; rejects and failures go to the error chain."""
+        self.signals = signals
         if self.mode == "messages":
             self._run_messages(signals)
             return
@@ -143,55 +170,53 @@ class Chain:
         sinks = [o.sink for o in self.sinks] if self.sinks is not None else None
         while True:
             if sinks is not None:
-                status = _core.pump(source, sinks, batch, signals.wake_fd)
+                status = _core.pump(source, sinks, batch)
+                self._sink_failed(self.sinks)
             else:
-                status = source.fill(batch, -1, signals.wake_fd)
+                status = source.fill(batch)
                 if len(batch):
                     self._process(self._decode(batch))
             for raw, size, why in batch.rejects():
-                self.errors.decoding(raw, why, size)
-            if sinks is not None:
-                self._sink_failed()
+                self.errors.decoding(raw, why, size, self.reject_class)
             if status == _core.ERROR:
                 raise OSError(source.error, f"{label(self.input)} input: {os.strerror(source.error)}")
-            elif status == _core.EOF:
+            if status == _core.EOF:
                 return
-            elif status == _core.WAKE:
+            if status == _core.WAKE:
                 signals.take()
-            if signals.reopen:
-                signals.reopen = False
-                self.reopen()
-            if signals.stop:
+            if self._after_signals():
                 return
 
-    def reopen(self) -> None:
-        for o in self.outputs():
-            if hasattr(o, "reopen"):
+    def _after_signals(self) -> bool:
+        """Acts on the signals that came; True if the chain is to stop."""
+        if self.signals.reopen:
+            self.signals.reopen = False
+            for o in self.outputs():
                 try:
-                    o.reopen()
+                    call(o, "reopen")
                 except Exception as e:
                     self.errors.output_failed(label(o), e, 0)
+        return self.signals.stop
 
     # -- the Python paths --------------------------------------------------------------------
 
     def _run_messages(self, signals: Signals) -> None:
-        signals.interrupt_python = True
-        try:
-            for data in self.input:
-                self._process(self._decode_each([data]))
-                if signals.reopen:
-                    signals.reopen = False
-                    self.reopen()
-                if signals.stop:
-                    return
-        except Stopping:
-            return
-        finally:
-            signals.interrupt_python = False
+        messages = iter(self.input)
+        while True:
+            signals.interrupt_python = True  # a stop signal ends the wait for the next message
+            try:
+                data = next(messages)
+            except (StopIteration, Stopping):
+                return
+            finally:
+                signals.interrupt_python = False
+            self._process(self._decode_each([data]))
+            if self._after_signals():
+                return
 
     def _decode(self, batch) -> list:
         if hasattr(self.decoder, "decode_batch"):
-            return self.decoder.decode_batch(batch)
+            return self.decoder.decode_batch(batch, self.errors)
         return self._decode_each(batch.messages())
 
     def _decode_each(self, items: list) -> list:
@@ -202,7 +227,7 @@ class Chain:
             except DecodingError as e:
                 self.errors.decoding(data, str(e))
             except Exception as e:
-                self.errors.decoding(data, _exc_text(e))
+                self.errors.decoding(data, exc_text(e))
         return out
 
     def _process(self, messages: list) -> None:
@@ -231,49 +256,59 @@ class Chain:
                     encoded.append(self.encoder.encode(m))
                 except Exception as e:
                     self.errors.encoding(m, e)
-        if not encoded:
-            return
-        if hasattr(self.output, "consume_batch"):
-            try:
-                self.output.consume_batch(encoded)
-            except Exception as e:
-                self.errors.output_failed(label(self.output), e, len(encoded))
-            return
-        for data in encoded:
-            try:
-                self.output.consume(data)
-            except Exception as e:
-                self.errors.output_failed(label(self.output), e, 1)
+        if encoded:
+            self._write(self.output, encoded)
 
-    def _sink_failed(self) -> None:
-        for o in self.sinks:
+    def _write(self, output, encoded: list) -> None:
+        sink = getattr(output, "sink", None)
+        if sink is None:  # an output written in Python
+            for data in encoded:
+                try:
+                    output.consume(data)
+                except Exception as e:
+                    self.errors.output_failed(label(output), e, 1)
+            return
+        status = sink.write_list(encoded)
+        while status == _core.INTERRUPTED:  # a signal while the output was blocked
+            self.signals.take()
+            if self._after_signals():
+                return  # close() finishes this write, within its bound
+            status = sink.write_on()
+        self._sink_failed([output])
+
+    def _sink_failed(self, outputs: list) -> None:
+        for o in outputs:
             err = o.sink.take_error()
             if err:
-                self.errors.output_failed(label(o), OSError(err, os.strerror(err)), 0)
+                where = getattr(o, "where", "") or None
+                text = os.strerror(err) if err != errno.ETIMEDOUT else f"its reader took nothing for {DRAIN_MS} ms"
+                self.errors.output_failed(label(o), OSError(err, text, where), 0)
 
-    def summary(self) -> str | None:
-        """One line of every counter, if an output dropped or failed to write something, or the
-        error chain could not (what the error chain did write needs no second mention)."""
-        rows = self.counters()
-        lost = self.errors.lost + sum(v for _, c in rows for k, v in c.items() if k in ("dropped", "failed"))
-        if not lost:
-            return None
-        parts = [f"{role} " + " ".join(f"{k}={v}" for k, v in c.items()) for role, c in rows if c]
-        if self.errors.lost:
-            parts.append(f"error chain lost={self.errors.lost}")
-        return "; ".join(parts)
+    # -- counters ----------------------------------------------------------------------------
 
     def counters(self) -> list[tuple[str, dict]]:
         """(role, counters) for every part that counts."""
-        rows = [("input " + label(self.input), self.input.counters() if hasattr(self.input, "counters") else {})]
+        rows = [("input " + label(self.input), call(self.input, "counters") or {})]
         if self.filtered:
             rows.append(("filter " + label(self.filter), {"filtered": self.filtered}))
         for role, o in (("output", self.output), ("error", self.errors.output)):
-            c = o.counters() if hasattr(o, "counters") else {}
+            c = call(o, "counters") or {}
             if label(o) in self.errors.failed and "failed" not in c:
                 c["failed"] = self.errors.failed[label(o)]
             rows.append((f"{role} {label(o)}", c))
         if isinstance(self.filter, T):
             for b in self.filter.branches:
-                rows.append(("tee " + label(b.output), b.output.counters()))
+                rows.append(("tee " + label(b.output), call(b.output, "counters") or {}))
         return rows
+
+    def losses(self) -> int:
+        """What outputs dropped, failed to write or could not deliver, and error records lost."""
+        return self.errors.lost + sum(v for _, c in self.counters() for k, v in c.items()
+                                      if k in ("dropped", "failed", "undelivered"))
+
+    def summary(self) -> str:
+        """One line of every counter."""
+        parts = [f"{role} " + " ".join(f"{k}={v}" for k, v in c.items()) for role, c in self.counters() if c]
+        if self.errors.lost:
+            parts.append(f"error chain lost={self.errors.lost}")
+        return "; ".join(parts)

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from .options import ConfigError
@@ -29,6 +30,9 @@ COMPONENTS = {
 }
 KIND = {"input": "input", "output": "output", "filter": "filter", "decoder": "decoder",
         "encoder": "encoder", "error": "output", "error_encoder": "encoder"}
+ROLE = {"input": "where messages come from", "output": "where they go", "filter": "what changes or drops them",
+        "decoder": "how received data becomes a message", "encoder": "how a message becomes data to send",
+        "error": "where error records go", "error_encoder": "how error records are encoded"}
 FLAGS = {"daemonize": False, "pid_file": None}
 CONFIG_KEYS = set(COMPONENTS) | {k + "_options" for k in COMPONENTS} | set(FLAGS)
 
@@ -52,11 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     for name, default in COMPONENTS.items():
         dashed = name.replace("_", "-")
         flags = [f"--{name}"] + ([f"--{dashed}"] if dashed != name else [])
-        kind = KIND[name]
         p.add_argument(*flags, dest=name, metavar="NAME",
-                       help=f"the {name.replace('_', ' ')} ({kind}); default: {default or 'none, required'}")
+                       help=f"{ROLE[name]} ({KIND[name]}; {'default ' + default if default else 'required'})")
         p.add_argument(f"--{name}_options", f"--{dashed}-options", dest=name + "_options", metavar="JSON",
-                       help=f"options of the {name.replace('_', ' ')}, as a JSON object")
+                       help="its options, a JSON object (see README.md)")
     p.add_argument("--configfile", "--config-file", metavar="FILE",
                    help="options from a .json, .yaml/.yml or .toml file")
     p.add_argument("--daemonize", action="store_true", default=None,
@@ -96,19 +99,29 @@ def _load_config_file(path: str) -> dict:
         name = str(key).replace("-", "_")
         if name not in CONFIG_KEYS:
             raise ConfigError(f"--configfile: {path}: unknown option '{key}'")
+        if name in COMPONENTS and value is None:
+            value = "Null"  # YAML reads a bare Null as nothing
         config[name] = value
     return config
 
 
 def _options_object(name: str, value: Any) -> dict:
+    if value is None:
+        return {}
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except json.JSONDecodeError as e:
             raise ConfigError(f"--{name}: not valid JSON ({e}): {value}") from None
     if not isinstance(value, dict):
-        raise ConfigError(f"--{name} must be a JSON object, not {json.dumps(value)}")
+        raise ConfigError(f"--{name} must be a JSON object, not {json.dumps(value, default=str)}")
     return value
+
+
+def _same_component(kind: str, a: Any, b: Any) -> bool:
+    from .plugins import resolve
+
+    return isinstance(a, str) and isinstance(b, str) and resolve(kind, a) is resolve(kind, b)
 
 
 def parse_command_line(argv: list[str]) -> dict:
@@ -117,7 +130,8 @@ def parse_command_line(argv: list[str]) -> dict:
     config = _load_config_file(args["configfile"]) if args["configfile"] else {}
     for name in COMPONENTS:
         # the file's options were for the file's component: not for another one named here
-        if args[name] is not None and args[name] != config.get(name) and args[name + "_options"] is None:
+        if (args[name] is not None and args[name + "_options"] is None and name in config
+                and not _same_component(KIND[name], args[name], config[name])):
             config.pop(name + "_options", None)
     for key, value in args.items():
         if key != "configfile" and value is not None:
@@ -127,36 +141,59 @@ def parse_command_line(argv: list[str]) -> dict:
         if config[name] is None:
             raise ConfigError(f"--{name} is required (e.g. --{name} {'STDIN' if name == 'input' else 'STDOUT'})")
         if not isinstance(config[name], str):
-            raise ConfigError(f"--{name} must be a name, not {json.dumps(config[name])}")
-        config[name + "_options"] = _options_object(name + "_options", config.get(name + "_options") or {})
+            raise ConfigError(f"--{name} must be a name, not {json.dumps(config[name], default=str)}")
+        config[name + "_options"] = _options_object(name + "_options", config.get(name + "_options"))
     for name, default in FLAGS.items():
         config.setdefault(name, default)
     if not isinstance(config["daemonize"], bool):
         raise ConfigError("daemonize must be true or false")
+    if config["pid_file"] is not None and (not isinstance(config["pid_file"], str) or not config["pid_file"]):
+        raise ConfigError(f"--pid_file must be a path, not {json.dumps(config['pid_file'], default=str)}")
     return config
 
 
 class PidFile:
-    """Opened before daemonizing, so that an unwritable path is reported where it was asked for."""
+    """Checked before daemonizing (so that a problem is reported where it was asked for), written
+    once the chain has started, and removed at exit. Never truncated before that: a second copy
+    that fails to start leaves the first one's file alone."""
 
     def __init__(self, path: str) -> None:
+        from .chain import StartError
+
         self.path = os.path.abspath(path)
+        running = _running_pid(self.path)
+        if running:
+            raise StartError(f"--pid_file {path}: message-passing is already running as process {running}")
+        self.created = not os.path.exists(self.path)
         try:
-            self.file = open(self.path, "w")
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644))
         except OSError as e:
-            raise ConfigError(f"--pid_file: cannot write {path}: {e.strerror}") from None
+            raise StartError(f"--pid_file: cannot write {path}: {e.strerror}") from None
 
     def write(self) -> None:
-        self.file.write(f"{os.getpid()}\n")
-        self.file.close()
+        with open(self.path, "w") as f:
+            f.write(f"{os.getpid()}\n")
 
-    def remove(self) -> None:
+    def remove(self, started: bool) -> None:
         try:
             with open(self.path) as f:
-                if f.read().strip() == str(os.getpid()):
-                    os.unlink(self.path)
+                text = f.read().strip()
+            if text == str(os.getpid()) or (not started and self.created and not text):
+                os.unlink(self.path)
         except OSError:
             pass
+
+
+def _running_pid(path: str) -> int | None:
+    """The process a pid file names, if it is alive and a message-passing."""
+    try:
+        with open(path) as f:
+            pid = int(f.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except (OSError, ValueError):
+        return None
+    return pid if pid != os.getpid() and (b"message-pass" in cmdline or b"message_passing" in cmdline) else None
 
 
 def _daemonize():
@@ -188,10 +225,26 @@ def _daemonize():
     return report
 
 
+def _open_standard_streams() -> None:
+    """A closed 0, 1 or 2 would be taken by the next file we open, and written to as if it were
+    stdin, stdout or stderr: give it /dev/null."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # takes the lowest free descriptor: this one
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    from .chain import build
+    _open_standard_streams()
     from .signals import Signals
+
+    signals = Signals()
+    signals.install()  # before anything slow: a signal now is handled, not a traceback
+    argv = sys.argv[1:] if argv is None else argv
+    from .chain import StartError, build
+    from .errors import exc_text, say
+    from .signals import ForcedExit
     from .zmqsocket import terminate
 
     try:
@@ -199,38 +252,57 @@ def main(argv: list[str] | None = None) -> int:
         chain = build(config)
         pid_file = PidFile(config["pid_file"]) if config["pid_file"] else None
     except ConfigError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
+        say(str(e))
         return 2
+    except StartError as e:
+        say(str(e))
+        return 1
     report = _daemonize() if config["daemonize"] else None
-    signals = Signals()
-    signals.install()
-    status = 0
+    status, forced, started, spent = 0, None, False, 0.0
     try:
-        try:
-            chain.open()
-        except OSError as e:
-            message = f"{PROG}: {e.strerror or e}\n"
-            if report:
-                report(message)
-            sys.stderr.write(message)
-            return 1
+        chain.open()
+        started = True
         if report:
             report("ok")
         if pid_file:
             pid_file.write()
         chain.run(signals)
-    except OSError as e:
-        print(f"{PROG}: {e.strerror or e}", file=sys.stderr)
+    except ForcedExit as e:
+        forced = e.signum
+    except StartError as e:
+        if report:
+            report(f"{PROG}: {e}\n")
+        say(str(e))
         status = 1
-    finally:
-        chain.close()
-        terminate()
-        if pid_file:
-            pid_file.remove()
-    summary = chain.summary()
-    if summary:
-        print(f"{PROG}: {summary}", file=sys.stderr)
+    except Exception as e:  # the input failed (a socket error, a plugin's input raising)
+        say(f"stopped: {exc_text(e)}")
+        status = 1
+    if forced is None:
+        began = time.monotonic()
+        try:
+            chain.close()
+            terminate(signals)
+        except ForcedExit as e:
+            forced = e.signum
+        spent = time.monotonic() - began
+    if pid_file:
+        pid_file.remove(started)
+    if forced is not None or chain.losses() or _linger_ran_out(chain, spent):
+        note = ""
+        if forced is not None:
+            note = " (stopped at once: what was still queued is lost)"
+        elif _linger_ran_out(chain, spent):
+            note = " (the linger ran out: messages still queued for a slow peer were not delivered)"
+        say(chain.summary() + note)
+    if forced is not None:
+        os._exit(128 + forced)
     return status
+
+
+def _linger_ran_out(chain, spent: float) -> bool:
+    """Whether closing took as long as a ZeroMQ output's linger: it gave up on queued messages."""
+    lingers = [o.linger for o in chain.outputs() if getattr(o, "socket", None) is not None and o.linger > 0]
+    return bool(lingers) and spent * 1000 >= 0.9 * max(lingers)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ chain itself never stops the pipeline: if it cannot write, that is said once on 
 
 from __future__ import annotations
 
+import reprlib
 import sys
 import traceback
 from typing import Any
@@ -25,7 +26,14 @@ class DecodingError(ValueError):
 def as_text(data: Any) -> str:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data).decode("utf-8", "backslashreplace")
-    return data if isinstance(data, str) else repr(data)
+    if isinstance(data, str):
+        return data
+    try:
+        return repr(data)
+    except Exception:  # nested too deep, or a repr that fails: shown in part
+        short = reprlib.Repr()
+        short.maxlevel = 20
+        return short.repr(data)
 
 
 class ErrorChain:
@@ -37,17 +45,17 @@ class ErrorChain:
         self.failed: dict[str, int] = {}  # messages each output written in Python failed to take
         self._said: set = set()
 
-    def decoding(self, data: Any, why: str, size: int | None = None) -> None:
-        record = {"class": DECODING, "exception": why, "packed_data": as_text(data)}
+    def decoding(self, data: Any, why: str, size: int | None = None, klass: str = DECODING) -> None:
+        record = {"class": klass, "exception": why, "packed_data": as_text(data)}
         if size is not None and size != len(data):
             record["size"] = size
         self.report(record)
 
     def encoding(self, message: Any, exc: BaseException) -> None:
-        self.report({"class": ENCODING, "exception": _exc_text(exc), "stringified_data": as_text(message)})
+        self.report({"class": ENCODING, "exception": exc_text(exc), "stringified_data": as_text(message)})
 
     def filter_failed(self, message: Any, exc: BaseException) -> None:
-        self.report({"class": FILTER, "exception": _exc_text(exc, with_traceback=True),
+        self.report({"class": FILTER, "exception": exc_text(exc, with_traceback=True),
                      "stringified_data": as_text(message)})
 
     def output_failed(self, label: str, exc: BaseException, count: int) -> None:
@@ -57,8 +65,8 @@ class ErrorChain:
         key = (label, getattr(exc, "errno", None) or type(exc).__name__)
         if key not in self._said:
             self._said.add(key)
-            self.report({"class": OUTPUT, "exception": f"{label}: {_exc_text(exc)}",
-                         "note": "said once; later failures like it are counted in the exit summary"})
+            self.report({"class": OUTPUT, "exception": f"{label}: {exc_text(exc, filename=True)}",
+                         "note": "said once: failures like it are counted, not repeated"})
 
     def report(self, record: dict) -> None:
         self.reported += 1
@@ -66,13 +74,25 @@ class ErrorChain:
             self.output.consume(self.encoder.encode(record))
         except Exception as e:
             if not self.lost:
-                print(f"message-passing: the error chain cannot write ({_exc_text(e)}); "
-                      "further error records are counted, not shown", file=sys.stderr, flush=True)
+                say(f"the error chain cannot write ({exc_text(e, filename=True)}); "
+                    "its records are counted, not shown")
             self.lost += 1
 
 
-def _exc_text(exc: BaseException, with_traceback: bool = False) -> str:
+def say(text: str) -> None:
+    """One line on stderr, which may be gone."""
+    try:
+        print(f"message-passing: {text}", file=sys.stderr, flush=True)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def exc_text(exc: BaseException, with_traceback: bool = False, filename: bool = False) -> str:
+    """An exception in one line (or with its traceback, for a user's filter)."""
     if with_traceback and exc.__traceback__ is not None:
         return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
-    text = str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" {exc.filename}" if filename and exc.filename else ""
+        return f"{exc.strerror}{where}" if not where else f"{where.strip()}: {exc.strerror}"
+    text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -7,6 +7,7 @@ options stop start-up with one line), and the README's reference tables are gene
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -28,6 +29,9 @@ class ConfigError(Exception):
     """A bad command line, configuration file or option: start-up stops with this one line."""
 
 
+INT_MAX = 2**31 - 1  # what libzmq takes for high-water marks and linger
+
+
 @dataclass(frozen=True)
 class Option:
     type: str
@@ -35,6 +39,8 @@ class Option:
     default: Any = _NO_DEFAULT
     choices: tuple = ()
     minimum: float | None = None
+    maximum: float | None = None
+    empty: bool = True  # whether "" is a value (paths and endpoints are never empty)
 
     def __post_init__(self):
         assert self.type in TYPES, self.type
@@ -57,11 +63,31 @@ class Option:
             raise ConfigError(f"option '{name}' must be {TYPES[self.type]}, not {_describe(value)}")
         if self.type == "boolean":
             value = bool(value)
+        if self.type == "number" and not math.isfinite(value):
+            raise ConfigError(f"option '{name}' must be a finite number, not {value!r}")
+        if self.type in ("integer", "number") and self.maximum is None and abs(value) > INT_MAX:
+            raise ConfigError(f"option '{name}' is out of range: {value!r}")
+        for text in [value] if self.type == "string" else value if self.type == "strings" else []:
+            check_text(name, text)
+            if not text and not self.empty:
+                raise ConfigError(f"option '{name}' must not be empty")
         if self.choices and value not in self.choices:
             raise ConfigError(f"option '{name}' must be one of {', '.join(map(str, self.choices))}, not {value!r}")
         if self.minimum is not None and value < self.minimum:
             raise ConfigError(f"option '{name}' must be at least {self.minimum}, not {value!r}")
+        if self.maximum is not None and value > self.maximum:
+            raise ConfigError(f"option '{name}' must be at most {self.maximum}, not {value!r}")
         return value
+
+
+def check_text(name: str, text: str) -> None:
+    """Text that reaches a path, an endpoint or a socket option: UTF-8, and no NUL (which would cut it)."""
+    if "\0" in text:
+        raise ConfigError(f"option '{name}' must not contain a NUL character")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise ConfigError(f"option '{name}' is not valid UTF-8 text: {text!r}") from None
 
 
 def _describe(value: Any) -> str:

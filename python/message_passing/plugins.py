@@ -52,9 +52,13 @@ def _import(path: str, flag: str):
     if not module or not attr:
         raise ConfigError(f"{flag}: '{path}' is not package.module.Class")
     try:
-        return getattr(importlib.import_module(module), attr)
+        mod = importlib.import_module(module)
     except ImportError as e:
         raise ConfigError(f"{flag}: cannot import {module}: {e}") from None
+    except Exception as e:  # the module itself failed: its code, not our option
+        raise ConfigError(f"{flag}: importing {module} failed: {type(e).__name__}: {' '.join(str(e).split())}") from None
+    try:
+        return getattr(mod, attr)
     except AttributeError:
         raise ConfigError(f"{flag}: module {module} has no {attr}") from None
 

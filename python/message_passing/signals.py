@@ -1,17 +1,32 @@
-"""Signals: SIGTERM and SIGINT stop the chain (a second one exits at once); SIGHUP reopens files.
+"""Signals: SIGTERM and SIGINT stop the chain, which then delivers what it queued within each
+output's bound; another one after that, a second or more later, ends the process at once. SIGHUP
+reopens files.
 
-Python runs signal handlers only between bytecodes, so each signal is also written to a wake-up
-pipe that the core's loop polls: the loop returns, and the chain reads which signals came.
+Python runs signal handlers only between bytecodes, so every signal is also written to a wake-up
+pipe, whose readability makes each wait of the core return: Python then sees the signal.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
+
+from . import _core
+
+COALESCE = 1.0  # s: stop signals this close together are one request (`timeout` sends two at once)
 
 
-class Stopping(Exception):
-    """Raised into an input written in Python, to end its iteration."""
+class Stopping(BaseException):
+    """Raised into an input written in Python while it waits for its next message."""
+
+
+class ForcedExit(BaseException):
+    """A stop signal while the chain was already stopping: end now."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class Signals:
@@ -23,19 +38,22 @@ class Signals:
             os.set_blocking(fd, False)
         self.stop = False
         self.reopen = False
-        self._stop_signals = 0
         self.interrupt_python = False  # raise Stopping from the handler (an input written in Python)
+        self._first_stop = 0.0
 
     def install(self) -> None:
         signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
+        _core.set_wake_fd(self.wake_fd)
         for s in self.STOP:
             signal.signal(s, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_hup)
 
     def _on_stop(self, signum, frame) -> None:
-        self._stop_signals += 1
-        if self._stop_signals > 1:
-            os._exit(128 + signum)  # asked twice: stop draining
+        now = time.monotonic()
+        if not self._first_stop:
+            self._first_stop = now
+        elif now - self._first_stop > COALESCE:
+            raise ForcedExit(signum)  # asked again: stop delivering
         self.stop = True
         if self.interrupt_python:
             raise Stopping()
@@ -44,7 +62,8 @@ class Signals:
         self.reopen = True
 
     def take(self) -> None:
-        """Reads the signals the wake-up pipe holds into `stop` and `reopen`."""
+        """Reads the wake-up pipe: the signals that came. (Their handlers run as soon as Python
+        runs; this also sees them when it is called first.)"""
         while True:
             try:
                 data = os.read(self.wake_fd, 512)

@@ -7,13 +7,13 @@ rejected inputs (kept for the error chain). A sink writes a Batch: files and pip
 line in one write(2) a batch; ZeroMQ sockets get one frame a record, never blocking: a record that
 meets the high-water mark is dropped and counted.
 """
-from libc.errno cimport errno, EINTR, EAGAIN, ENOMEM, ENOENT
+from libc.errno cimport errno, EINTR, EAGAIN, ENOMEM, ETIMEDOUT
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy, memchr, memmove, strlen, strerror
 from posix.unistd cimport read, write, close
 from posix.fcntl cimport open as c_open, O_WRONLY, O_CREAT, O_APPEND, O_TRUNC
-from posix.stat cimport struct_stat, stat, fstat
+from posix.stat cimport struct_stat, stat, fstat, S_ISREG
 
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 
@@ -67,6 +67,8 @@ DEF READ_CHUNK = 256 << 10    # read(2) size for line sources
 DEF KEEP = 4096               # bytes kept of an oversized input for its error record
 
 cdef const char *HEX = "0123456789abcdef"
+cdef int g_wake_fd = -1  # see set_wake_fd
+DEF MAX_PEERS = 64       # peers a ZeroMQ sink tracks by descriptor
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,7 +366,8 @@ cdef void set_topic(source_t *s, const char *p, size_t n) noexcept nogil:
 
 # Waits for `fd` (a descriptor, or -1 with `sock` a ZeroMQ socket) or the wake-up descriptor.
 # Returns 1 (ready), 0 (timed out or interrupted), WAKE, or -1 (failed; *err set).
-cdef int wait_ready(void *sock, int fd, int wake_fd, int timeout_ms, int *err) noexcept nogil:
+cdef int wait_ready(void *sock, int fd, long timeout_ms, int *err) noexcept nogil:
+    cdef int wake_fd = g_wake_fd
     cdef mp_zmq_pollitem_t items[2]
     cdef pollfd fds[2]
     cdef int nitems = 2 if wake_fd >= 0 else 1
@@ -400,7 +403,7 @@ cdef int wait_ready(void *sock, int fd, int wake_fd, int timeout_ms, int *err) n
     return 1 if fds[0].revents else 0
 
 
-cdef int zmq_fill(source_t *s, batch_t *b, int timeout_ms, int wake_fd) noexcept nogil:
+cdef int zmq_fill(source_t *s, batch_t *b, int timeout_ms) noexcept nogil:
     cdef mp_zmq_msg_t msg
     cdef int rc, more, e, waited = 0
     cdef const char *p
@@ -440,7 +443,7 @@ cdef int zmq_fill(source_t *s, batch_t *b, int timeout_ms, int wake_fd) noexcept
             return ERROR
         if waited or timeout_ms == 0:
             break
-        rc = wait_ready(s.sock, -1, wake_fd, timeout_ms, &s.err)
+        rc = wait_ready(s.sock, -1, timeout_ms, &s.err)
         if rc == WAKE:
             mp_zmq.msg_close(&msg)
             return WAKE
@@ -454,6 +457,8 @@ cdef int zmq_fill(source_t *s, batch_t *b, int timeout_ms, int wake_fd) noexcept
 
 # One line of a line source; a line longer than max_size is skipped as it streams by and rejected.
 cdef void take_line(source_t *s, batch_t *b, const char *p, size_t n) noexcept nogil:
+    if n and p[n - 1] == b'\r':  # lines may end in \r\n
+        n -= 1
     if s.skipped:
         s.received += 1
         s.rejected += 1
@@ -464,7 +469,7 @@ cdef void take_line(source_t *s, batch_t *b, const char *p, size_t n) noexcept n
         take(s, b, p, n)
 
 
-cdef int fd_fill(source_t *s, batch_t *b, int timeout_ms, int wake_fd) noexcept nogil:
+cdef int fd_fill(source_t *s, batch_t *b, int timeout_ms) noexcept nogil:
     cdef ssize_t got
     cdef char *p
     cdef char *nl
@@ -474,7 +479,7 @@ cdef int fd_fill(source_t *s, batch_t *b, int timeout_ms, int wake_fd) noexcept 
     batch_clear(b)
     if s.eof:
         return EOF
-    rc = wait_ready(NULL, s.fd, wake_fd, timeout_ms, &s.err)
+    rc = wait_ready(NULL, s.fd, timeout_ms, &s.err)
     if rc == WAKE:
         return WAKE
     if rc < 0:
@@ -569,12 +574,12 @@ cdef class Source:
         if take(&self.s, &batch.b, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)) < 0 and batch.b.oom:
             raise MemoryError()
 
-    def fill(self, Batch batch, int timeout_ms=-1, int wake_fd=-1):
+    def fill(self, Batch batch, int timeout_ms=-1):
         """Reads what is available into `batch` (waiting up to timeout_ms for the first input);
         returns OK, EOF, WAKE or ERROR."""
         cdef int st
         with nogil:
-            st = self.s.fill(&self.s, &batch.b, timeout_ms, wake_fd)
+            st = self.s.fill(&self.s, &batch.b, timeout_ms)
         return st
 
 
@@ -601,25 +606,36 @@ cdef class LineSource(Source):
 
 # ---------------------------------------------------------------------------------------------
 # sinks
+#
+# A sink writes a whole batch or is interrupted (a signal: the wake-up descriptor is readable)
+# part way; then it is `pending` and the next write, or `drain`, goes on from where it stopped.
 
-# Writes n bytes (waiting out a non-blocking descriptor); returns how many were written.
-cdef size_t write_all(int fd, const char *p, size_t n) noexcept nogil:
-    cdef ssize_t w
-    cdef size_t done = 0
+cdef enum:
+    WRITTEN = 0
+    FAILED = -1
+    INTERRUPTED = -2
+
+globals().update({"WRITTEN": WRITTEN, "FAILED": FAILED, "INTERRUPTED": INTERRUPTED})
+
+DEF PIPE_CHUNK = 4096  # PIPE_BUF: a write this small to a writable pipe does not block
+
+
+cdef bint woken() noexcept nogil:
     cdef pollfd pfd
-    while done < n:
-        w = write(fd, p + done, n - done)
-        if w < 0:
-            if errno == EINTR:
-                continue
-            if errno == EAGAIN:
-                pfd.fd = fd
-                pfd.events = POLLOUT
-                poll(&pfd, 1, -1)
-                continue
-            break
-        done += w
-    return done
+    if g_wake_fd < 0:
+        return False
+    pfd.fd = g_wake_fd
+    pfd.events = POLLIN
+    pfd.revents = 0
+    return poll(&pfd, 1, 0) > 0
+
+
+cdef long ms_left(double deadline) noexcept nogil:
+    cdef double left
+    if deadline < 0:
+        return -1
+    left = deadline - now_ms()
+    return <long>left + 1 if left > 0 else 0
 
 
 # Opens k.path; returns 0 or -1 with errno set.
@@ -631,8 +647,14 @@ cdef int open_path(sink_t *k) noexcept nogil:
     if k.fd >= 0:
         close(k.fd)
     k.fd = fd
+    k.regular = is_regular(fd)
     k.append = 1  # a file reopened after rotation is never truncated
     return 0
+
+
+cdef bint is_regular(int fd) noexcept nogil:
+    cdef struct_stat st
+    return fstat(fd, &st) == 0 and S_ISREG(st.st_mode)
 
 
 # Whether the file we write to is still the one at its path (not moved away or removed).
@@ -643,24 +665,89 @@ cdef bint file_in_place(sink_t *k) noexcept nogil:
     return a.st_ino == b.st_ino and a.st_dev == b.st_dev
 
 
-cdef int fd_write(sink_t *k, batch_t *b) noexcept nogil:
-    cdef size_t done, i = 0
-    if b.n == 0:
-        return 0
-    if k.path != NULL and not file_in_place(k) and open_path(k) < 0:
-        k.err = errno
-        k.failed += b.n
-        return -1
-    done = write_all(k.fd, b.data.p, b.data.len)
-    if done == b.data.len:
-        k.sent += b.n
-        return 0
-    k.err = errno
-    while i < b.n and b.off[i] + b.rec_len[i] < done:  # whole lines written before the failure
+# Counts the records of b as sent up to byte `done`, the rest failed.
+cdef void fd_account(sink_t *k, batch_t *b, size_t done) noexcept nogil:
+    cdef size_t i = 0
+    while i < b.n and b.off[i] + b.rec_len[i] < done:
         i += 1
     k.sent += i
     k.failed += b.n - i
-    return -1
+
+
+cdef int fd_write(sink_t *k, batch_t *b, double deadline) noexcept nogil:
+    cdef ssize_t w
+    cdef size_t want
+    cdef int failed = 0, rc
+    cdef int nfds = 2 if g_wake_fd >= 0 else 1
+    cdef pollfd fds[2]
+    if b.n == 0:
+        return WRITTEN
+    if k.resume == 0 and k.path != NULL and not file_in_place(k) and open_path(k) < 0:
+        k.err = errno
+        k.failed += b.n
+        return FAILED
+    fds[0].fd = k.fd
+    fds[0].events = POLLOUT
+    fds[1].fd = g_wake_fd
+    fds[1].events = POLLIN
+    while k.resume < b.data.len:
+        want = b.data.len - k.resume
+        if not k.regular or deadline >= 0:
+            # a pipe or socket can block: wait for room or a signal (draining: never past the deadline)
+            fds[0].revents = 0
+            fds[1].revents = 0
+            rc = poll(fds, nfds, ms_left(deadline))
+            if rc < 0 and errno != EINTR:
+                k.err = errno
+                failed = 1
+                break
+            if fds[1].revents:
+                return INTERRUPTED  # let Python see the signal; the next write goes on from here
+            if not fds[0].revents:
+                if deadline >= 0 and ms_left(deadline) == 0:
+                    k.err = ETIMEDOUT  # the reader took none of the rest in time
+                    failed = 1
+                    break
+                continue
+            if deadline >= 0 and want > PIPE_CHUNK:
+                want = PIPE_CHUNK  # so small that it cannot block
+        w = write(k.fd, b.data.p + k.resume, want)
+        if w >= 0:
+            k.resume += w
+        elif errno != EINTR and errno != EAGAIN:
+            k.err = errno
+            failed = 1
+            break
+    fd_account(k, b, k.resume)
+    k.resume = 0
+    return FAILED if failed else WRITTEN
+
+
+# Reads what the socket's monitor said: which connections (by descriptor) came and went.
+cdef void read_monitor(sink_t *k) noexcept nogil:
+    cdef mp_zmq_msg_t msg
+    cdef const unsigned char *p
+    cdef unsigned event, fd, i
+    if k.monitor == NULL:
+        return
+    mp_zmq.msg_init(&msg)
+    while mp_zmq.msg_recv(&msg, k.monitor, MP_ZMQ_DONTWAIT) >= 0:
+        if mp_zmq.msg_more(&msg) and mp_zmq.msg_size(&msg) >= 6:  # event, value; the address follows
+            p = <const unsigned char *>mp_zmq.msg_data(&msg)
+            event = p[0] | (p[1] << 8)
+            fd = p[2] | (p[3] << 8) | (p[4] << 16) | (<unsigned>p[5] << 24)
+            if event == MP_ZMQ_EVENT_CONNECTED or event == MP_ZMQ_EVENT_ACCEPTED:
+                if k.npeers < MAX_PEERS:
+                    k.peers[k.npeers] = fd
+                    k.npeers += 1
+                k.unconfirmed = 0  # what waited in the queue goes to this peer
+            elif event == MP_ZMQ_EVENT_DISCONNECTED or event == MP_ZMQ_EVENT_CLOSED:
+                for i in range(k.npeers):
+                    if k.peers[i] == fd:
+                        k.npeers -= 1
+                        k.peers[i] = k.peers[k.npeers]
+                        break
+    mp_zmq.msg_close(&msg)
 
 
 cdef void count_subscriptions(sink_t *k) noexcept nogil:
@@ -678,27 +765,34 @@ cdef void count_subscriptions(sink_t *k) noexcept nogil:
     mp_zmq.msg_close(&msg)
 
 
-cdef int zmq_write(sink_t *k, batch_t *b) noexcept nogil:
-    cdef size_t i
+cdef int zmq_write(sink_t *k, batch_t *b, double deadline) noexcept nogil:
     cdef int e, failed = 0
-    cdef double until
+    cdef int err = 0
     if b.n == 0:
-        return 0
+        return WRITTEN
+    read_monitor(k)
     if k.xpub:
         count_subscriptions(k)
-        if k.first_wait_ms > 0 and k.subscribers == 0:
+        if k.first_wait_ms > 0 and k.subscribers == 0 and deadline < 0:
             # a PUB socket sends only to whom has subscribed: give the first subscriber time to
             # connect and subscribe (once), rather than drop what it would have received
-            until = now_ms() + k.first_wait_ms
-            while k.subscribers == 0 and now_ms() < until:
-                wait_ready(k.sock, -1, -1, <int>(until - now_ms()) + 1, &e)
+            if k.wait_until == 0:
+                k.wait_until = now_ms() + k.first_wait_ms
+            while k.subscribers == 0 and now_ms() < k.wait_until:
+                if wait_ready(k.sock, -1, ms_left(k.wait_until), &err) == WAKE:
+                    return INTERRUPTED
                 count_subscriptions(k)
         k.first_wait_ms = 0
         if k.subscribers == 0:
-            k.dropped += b.n  # nobody to send to
-            return 0
-    for i in range(b.n):
-        while mp_zmq.send(k.sock, b.data.p + b.off[i], b.rec_len[i], MP_ZMQ_DONTWAIT) < 0:
+            k.dropped += b.n - k.resume  # nobody to send to
+            k.resume = 0
+            return WRITTEN
+    while k.resume < b.n:
+        if mp_zmq.send(k.sock, b.data.p + b.off[k.resume], b.rec_len[k.resume], MP_ZMQ_DONTWAIT) >= 0:
+            k.sent += 1
+            if k.npeers == 0:
+                k.unconfirmed += 1
+        else:
             e = mp_zmq.zerrno()
             if e == EINTR:
                 continue
@@ -708,26 +802,33 @@ cdef int zmq_write(sink_t *k, batch_t *b) noexcept nogil:
                 k.failed += 1
                 k.err = e
                 failed = 1
-            break
-        else:
-            k.sent += 1
-    return -1 if failed else 0
+        k.resume += 1
+    k.resume = 0
+    return FAILED if failed else WRITTEN
 
 
-cdef int null_write(sink_t *k, batch_t *b) noexcept nogil:
+cdef int null_write(sink_t *k, batch_t *b, double deadline) noexcept nogil:
     k.sent += b.n
-    return 0
+    return WRITTEN
+
+
+# Writes b to k, or goes on with the batch k was interrupted in; keeps k.pending up to date.
+cdef int sink_write(sink_t *k, batch_t *b, double deadline) noexcept nogil:
+    cdef int rc = k.write(k, b, deadline)
+    k.pending = rc == INTERRUPTED
+    return rc
 
 
 cdef class Sink:
     """Writes batches. Counters: sent, dropped (at the high-water mark or with no peer), failed."""
     cdef sink_t k
-    cdef Batch _tmp
+    cdef Batch _own     # the batch of write_list
+    cdef Batch _batch   # the batch being written (to go on with after an interruption)
 
     def __cinit__(self):
         self.k.fd = -1
         self.k.write = null_write
-        self._tmp = Batch()
+        self._own = Batch()
 
     @property
     def sent(self):
@@ -741,26 +842,50 @@ cdef class Sink:
     def failed(self):
         return self.k.failed
 
+    @property
+    def pending(self):
+        """Whether a write was interrupted part way (`write_on` or `drain` finish it)."""
+        return bool(self.k.pending)
+
     def take_error(self):
         """The errno of the last failure not yet taken, or 0."""
         e = self.k.err
         self.k.err = 0
         return e
 
-    def write(self, Batch batch):
-        """Writes every record of `batch`; returns False if some failed (see `error`)."""
+    cdef int _write(self, Batch batch, double deadline):
         cdef int rc
+        self._batch = batch
         with nogil:
-            rc = self.k.write(&self.k, &batch.b)
-        return rc == 0
+            rc = sink_write(&self.k, &batch.b, deadline)
+        return rc
+
+    def write(self, Batch batch):
+        """Writes every record of `batch`: WRITTEN (0), FAILED (-1: see take_error) or
+        INTERRUPTED (-2: a signal came; call write_on to go on)."""
+        return self._write(batch, -1)
 
     def write_list(self, records):
-        """Writes a list of records (bytes, without newlines)."""
-        cdef Batch t = self._tmp
-        batch_clear(&t.b)
+        """Writes a list of records (bytes, without newlines); as `write`."""
+        batch_clear(&self._own.b)
         for r in records:
-            t.add(r)
-        return self.write(t)
+            self._own.add(r)
+        return self._write(self._own, -1)
+
+    def write_on(self):
+        """Goes on with an interrupted write."""
+        return self._write(self._batch, -1) if self.k.pending else WRITTEN
+
+    def drain(self, long timeout_ms):
+        """Finishes an interrupted write within timeout_ms (never waiting for subscribers); what
+        cannot be written by then is counted as failed. INTERRUPTED if a signal came first."""
+        cdef int rc = WRITTEN
+        if self.k.pending:
+            rc = self._write(self._batch, now_ms() + max(timeout_ms, 0))
+        if rc == INTERRUPTED:
+            return rc
+        self.k.pending = 0
+        return rc
 
 
 cdef class NullSink(Sink):
@@ -772,6 +897,7 @@ cdef class FdSink(Sink):
 
     def __init__(self, int fd):
         self.k.fd = fd
+        self.k.regular = is_regular(fd)
         self.k.write = fd_write
 
 
@@ -807,12 +933,16 @@ cdef class FileSink(Sink):
 cdef class ZmqSink(Sink):
     """Sends one frame a record on a ZeroMQ socket without ever blocking. An XPUB socket (our PUB)
     waits up to `first_wait_ms`, once, for a first subscriber, and counts what it sends while
-    nobody subscribes as dropped."""
-    cdef object _socket
+    nobody subscribes as dropped. With the socket's `monitor` (a pyzmq monitor socket for
+    connections made, accepted, closed and lost), it knows when no peer is connected: what it
+    queues then is `unconfirmed` until a peer connects, and lost if none does before the end."""
+    cdef object _socket, _monitor
 
-    def __init__(self, socket, *, bint xpub=False, long first_wait_ms=0):
+    def __init__(self, socket, *, bint xpub=False, long first_wait_ms=0, monitor=None):
         self._socket = socket
+        self._monitor = monitor
         self.k.sock = <void *><size_t>socket.underlying
+        self.k.monitor = <void *><size_t>monitor.underlying if monitor is not None else NULL
         self.k.xpub = xpub
         self.k.first_wait_ms = first_wait_ms
         self.k.write = zmq_write
@@ -821,38 +951,99 @@ cdef class ZmqSink(Sink):
     def subscribers(self):
         return self.k.subscribers
 
+    @property
+    def peers(self):
+        """Peers connected now, as the monitor says."""
+        read_monitor(&self.k)
+        return self.k.npeers
+
+    @property
+    def unconfirmed(self):
+        """Messages queued while no peer was connected, and none has connected since."""
+        read_monitor(&self.k)
+        return self.k.unconfirmed
+
 
 # ---------------------------------------------------------------------------------------------
 
-def pump(Source source, sinks, Batch batch, int wake_fd=-1, int timeout_ms=-1):
+def set_wake_fd(int fd):
+    """The descriptor (signal.set_wakeup_fd's pipe) whose readability makes every wait of the
+    core return: the loop, sinks blocked on a slow reader, a PUB waiting for its subscriber."""
+    global g_wake_fd
+    g_wake_fd = fd
+
+
+def pump(Source source, sinks, Batch batch, int timeout_ms=-1):
     """Moves batches from `source` to every sink, without the GIL, until the source ends (EOF) or
-    fails (ERROR), the wake-up descriptor is readable (WAKE), inputs were rejected (REJECTED: they
-    are in `batch`), or a sink failed (SINK_ERROR); with a timeout, also when nothing came (OK)."""
+    fails (ERROR), a signal comes (WAKE), inputs were rejected (REJECTED: they are in `batch`), or
+    a sink failed (SINK_ERROR); with a timeout, also when nothing came (OK). A batch that a signal
+    interrupted is finished first when pump is called again (with the same batch)."""
     cdef list ks = list(sinks)
     cdef size_t i, n = len(ks)
     cdef sink_t **arr = <sink_t **>malloc((n + 1) * sizeof(sink_t *))
-    cdef int st = OK, failed = 0
+    cdef int st = OK, rc, failed = 0, interrupted = 0, filled = 0
     cdef Sink sink
     if arr == NULL:
         raise MemoryError()
     for i in range(n):
         sink = ks[i]
+        sink._batch = batch
         arr[i] = &sink.k
     with nogil:
         while True:
-            st = source.s.fill(&source.s, &batch.b, timeout_ms, wake_fd)
-            for i in range(n):
-                if arr[i].write(arr[i], &batch.b) < 0:
-                    failed = 1
+            for i in range(n):  # finish the batch on every sink (the one a signal interrupted, first)
+                if arr[i].pending:
+                    rc = sink_write(arr[i], &batch.b, -1)
+                    if rc == INTERRUPTED:
+                        interrupted = 1
+                        break
+                    failed |= rc == FAILED
+            if interrupted:
+                st = WAKE
+                break
             if failed:
                 st = SINK_ERROR if st == OK else st
                 break
-            if st != OK:
+            if filled and (st != OK or batch.b.nr):
+                st = REJECTED if st == OK else st
                 break
-            if batch.b.nr:
-                st = REJECTED
+            st = source.s.fill(&source.s, &batch.b, timeout_ms)
+            filled = 1
+            if batch.b.n == 0 and st == OK and timeout_ms >= 0:
                 break
-            if batch.b.n == 0 and timeout_ms >= 0:
-                break
+            for i in range(n):
+                arr[i].pending = 1
     free(arr)
     return st
+
+
+cdef class Context:
+    """A libzmq context that the core terminates (pyzmq shadows it to make sockets): so that
+    waiting for the sockets' linger can be interrupted by a signal, and then resumed."""
+    cdef void *ctx
+
+    def __cinit__(self):
+        self.ctx = mp_zmq.ctx_new()
+        if self.ctx == NULL:
+            raise OSError(mp_zmq.zerrno(), "cannot create a ZeroMQ context")
+
+    @property
+    def address(self):
+        return <size_t>self.ctx
+
+    def term(self):
+        """Waits until every socket is closed and has delivered or given up (its linger); returns
+        False if a signal came first (call again to go on waiting)."""
+        cdef int rc, e
+        if self.ctx == NULL:
+            return True
+        with nogil:
+            while True:
+                rc = mp_zmq.ctx_term(self.ctx)
+                e = mp_zmq.zerrno() if rc < 0 else 0
+                if rc == 0 or e != EINTR or woken():
+                    break
+        if rc == 0 or e != EINTR:
+            self.ctx = NULL
+            return True
+        return False

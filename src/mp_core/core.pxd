@@ -23,11 +23,17 @@ cdef extern from "zmq_api.h" nogil:
         int (*zerrno)() noexcept nogil
         const char *(*strerror)(int) noexcept nogil
         void (*version)(int *, int *, int *) noexcept nogil
+        void *(*ctx_new)() noexcept nogil
+        int (*ctx_term)(void *) noexcept nogil
     mp_zmq_api_t mp_zmq
     const char *mp_zmq_load()
     int MP_ZMQ_DONTWAIT
     int MP_ZMQ_POLLIN
     int MP_ZMQ_ETERM
+    int MP_ZMQ_EVENT_CONNECTED
+    int MP_ZMQ_EVENT_ACCEPTED
+    int MP_ZMQ_EVENT_CLOSED
+    int MP_ZMQ_EVENT_DISCONNECTED
 
 
 cdef extern from "json_frame.h" nogil:
@@ -71,7 +77,7 @@ cdef struct batch_t:
 
 
 cdef struct source_t
-ctypedef int (*fill_fn)(source_t *, batch_t *, int, int) noexcept nogil
+ctypedef int (*fill_fn)(source_t *, batch_t *, int) noexcept nogil
 
 cdef struct source_t:
     fill_fn fill
@@ -97,7 +103,7 @@ cdef struct source_t:
 
 
 cdef struct sink_t
-ctypedef int (*write_fn)(sink_t *, batch_t *) noexcept nogil
+ctypedef int (*write_fn)(sink_t *, batch_t *, double) noexcept nogil
 
 cdef struct sink_t:
     write_fn write
@@ -105,8 +111,11 @@ cdef struct sink_t:
     uint64_t dropped
     uint64_t failed
     int err              # errno of the last failure not yet reported
+    int pending          # a write was interrupted: the batch is not all written
+    size_t resume        # how far the interrupted write got (bytes, or records for ZeroMQ)
     # file descriptor
     int fd
+    int regular          # a regular file (writing to it cannot block on a reader)
     char *path           # a file to keep writing to, reopened when moved or removed
     int append
     # ZeroMQ
@@ -114,3 +123,8 @@ cdef struct sink_t:
     int xpub
     long subscribers
     long first_wait_ms   # before the first send on a PUB socket, wait this long for a subscriber
+    double wait_until    # (when that wait ends)
+    void *monitor        # the socket's monitor (handshakes, disconnections), or NULL
+    unsigned peers[64]   # descriptors of connected peers (MAX_PEERS)
+    unsigned npeers
+    uint64_t unconfirmed # sent while no peer was connected, and none has connected since

@@ -44,6 +44,8 @@ const char *mp_zmq_load(void)
     SYM(zerrno, "zmq_errno")
     SYM(strerror, "zmq_strerror")
     SYM(version, "zmq_version")
+    SYM(ctx_new, "zmq_ctx_new")
+    SYM(ctx_term, "zmq_ctx_term")
 #undef SYM
     return NULL;
 }

@@ -23,6 +23,8 @@ typedef struct {
     int (*zerrno)(void);
     const char *(*strerror)(int);
     void (*version)(int *, int *, int *);
+    void *(*ctx_new)(void);
+    int (*ctx_term)(void *);
 } mp_zmq_api_t;
 
 extern mp_zmq_api_t mp_zmq;
@@ -33,6 +35,10 @@ const char *mp_zmq_load(void);
 #define MP_ZMQ_DONTWAIT 1
 #define MP_ZMQ_POLLIN 1
 #define MP_ZMQ_ETERM (156384712 + 53)
+#define MP_ZMQ_EVENT_CONNECTED 0x0001
+#define MP_ZMQ_EVENT_ACCEPTED 0x0020
+#define MP_ZMQ_EVENT_CLOSED 0x0080
+#define MP_ZMQ_EVENT_DISCONNECTED 0x0200
 
 #ifdef __cplusplus
 }

@@ -2,8 +2,8 @@
 
 Decoding accepts a JSON object or array in valid UTF-8 (what the original accepts); anything else
 goes to the error chain. Records from a native input arrive validated and minified by the core,
-so a batch is decoded with one orjson call. Encoding is compact UTF-8 with key order kept; bytes
-are taken as already encoded and pass unchanged.
+so a batch is decoded with one orjson call. Encoding is compact UTF-8 with key order kept. Bytes
+are taken as already-encoded JSON: they pass unchanged if they are a valid JSON object or array.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import orjson
 
 from .. import _core
 from ..base import Decoder, Encoder
-from ..errors import DecodingError
+from ..errors import DecodingError, exc_text
 from ..options import Option
 
 
@@ -28,7 +28,7 @@ class JSONDecoder(Decoder):
         self._batch = _core.Batch()
 
     def decode(self, data: Any) -> Any:
-        """One message (for inputs written in Python): bytes or str are validated as the core
+        """One message (from an input written in Python): bytes or str are validated as the core
         validates; objects already decoded pass."""
         if not isinstance(data, (bytes, str)):
             return data
@@ -38,11 +38,22 @@ class JSONDecoder(Decoder):
             raise DecodingError(why)
         return self.decode_batch(self._batch)[0]
 
-    def decode_batch(self, batch) -> list:
+    def decode_batch(self, batch, errors=None) -> list:
         """The records of a core Batch, all validated JSON."""
-        if batch.exotic:  # numbers orjson would round: decode exactly
-            return [json.loads(r) for r in batch.messages()]
-        return orjson.loads(batch.json_array())
+        if not batch.exotic:
+            try:
+                return orjson.loads(batch.json_array())
+            except orjson.JSONDecodeError:
+                pass  # valid JSON that orjson will not take (nested too deep): one at a time
+        out = []
+        for record in batch.messages():
+            try:  # numbers orjson would round (beyond 64 bits) are decoded exactly
+                out.append(json.loads(record) if batch.exotic else orjson.loads(record))
+            except (ValueError, RecursionError) as e:
+                if errors is None:
+                    raise DecodingError(f"cannot be decoded in Python: {exc_text(e)}") from None
+                errors.decoding(record, f"cannot be decoded in Python: {exc_text(e)}")
+        return out
 
 
 class JSONEncoder(Encoder):
@@ -54,16 +65,25 @@ class JSONEncoder(Encoder):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._orjson_opt = orjson.OPT_INDENT_2 if self.pretty else 0
+        self._framer = _core.Source(validate=True)
+        self._batch = _core.Batch()
 
     def encode(self, message: Any) -> bytes:
         if isinstance(message, (bytes, bytearray)):
-            return bytes(message)
+            return self._already_json(bytes(message))
         try:
             return orjson.dumps(message, option=self._orjson_opt)
         except TypeError:
             # integers beyond 64 bits, keys that are not strings: the standard library takes them
             return json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
                               indent=2 if self.pretty else None).encode()
+
+    def _already_json(self, data: bytes) -> bytes:
+        self._batch.clear()
+        self._framer.add(self._batch, data)
+        for _raw, _size, why in self._batch.rejects():
+            raise ValueError(f"bytes that are not a JSON object or array: {why}")
+        return data
 
     def encode_batch(self, messages: list, errors) -> list[bytes]:
         if not self.pretty:
@@ -75,6 +95,6 @@ class JSONEncoder(Encoder):
         for m in messages:
             try:
                 out.append(self.encode(m))
-            except (TypeError, ValueError) as e:
+            except Exception as e:  # TypeError, ValueError, RecursionError: not JSON
                 errors.encoding(m, e)
         return out

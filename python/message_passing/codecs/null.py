@@ -14,7 +14,7 @@ class NullDecoder(Decoder):
     def decode(self, data: Any) -> Any:
         return data
 
-    def decode_batch(self, batch) -> list:
+    def decode_batch(self, batch, errors=None) -> list:
         return batch.messages()
 
 
@@ -27,7 +27,7 @@ class NullEncoder(Encoder):
         if isinstance(message, str):
             return message.encode()
         raise TypeError(f"the Null encoder writes bytes or text, not {type(message).__name__} "
-                        "(use --encoder JSON)")
+                        "(use the JSON encoder)")
 
     def encode_batch(self, messages: list, errors) -> list[bytes]:
         out = []

@@ -18,7 +18,7 @@ from ..options import ConfigError, Option
 class Key(Filter):
     name = "Key"
     options = {
-        "key": Option("string", "dotted path of the value to test, e.g. a.b"),
+        "key": Option("string", "dotted path of the value to test, e.g. a.b", empty=False),
         "match": Option("string", "what the value must be (eq) or contain (regex)"),
         "match_type": Option("string", "eq: the whole value equals match; regex: match is a regular "
                              "expression searched in the value", "eq", choices=("eq", "regex")),

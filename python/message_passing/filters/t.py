@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..base import Filter, label
+from ..base import Filter, call, label
 from ..options import ConfigError, Option
 
 BRANCH_KEYS = ("output", "output_options", "encoder", "encoder_options")
@@ -26,7 +26,7 @@ class Branch:
     def __init__(self, index: int, spec: Any) -> None:
         from ..chain import make  # the chain's factory builds branches as it builds itself
 
-        where = f"--filter_options: T outputs[{index}]"
+        where = f"T outputs[{index}]"
         if not isinstance(spec, dict) or not isinstance(spec.get("output"), str):
             raise ConfigError(f"{where} must be an object with an 'output' name")
         for key in spec:
@@ -51,11 +51,11 @@ class T(Filter):
 
     def open(self) -> None:
         for b in self.branches:
-            b.output.open()
+            call(b.output, "open")
 
     def close(self) -> None:
         for b in self.branches:
-            b.output.close()
+            call(b.output, "close")
 
     def filter(self, message: Any) -> Any:
         for b in self.branches:

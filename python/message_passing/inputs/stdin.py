@@ -10,7 +10,7 @@ from ..base import Input
 from ..options import Option
 
 MAX_MESSAGE_SIZE = Option("integer", "bytes; a longer message goes to the error chain with its size",
-                          16 << 20, minimum=1)
+                          16 << 20, minimum=1, maximum=1 << 40)
 
 
 class STDIN(Input):

@@ -33,7 +33,7 @@ class ZeroMQ(Input):
 
     def __init__(self, **options):
         super().__init__(**options)
-        check_endpoint(self.name + " input", self.connect, self.socket_bind)
+        self.endpoint = check_endpoint(self.name + " input", self.connect, self.socket_bind)
         self.socket = None
 
     def open(self) -> None:
@@ -43,7 +43,7 @@ class ZeroMQ(Input):
         if self.socket_type == "SUB":
             for prefix in self.subscribe:
                 sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
-        attach("ZeroMQ input", sock, self.connect, self.socket_bind)
+        attach("ZeroMQ input", sock, self.endpoint, bind=self.socket_bind is not None)
         self.socket = sock
         self.source = _core.ZmqSource(sock, validate=self.json_frames, max_size=self.max_message_size,
                                       topic_field=self.topic_field)

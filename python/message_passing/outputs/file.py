@@ -16,13 +16,14 @@ from ..options import Option
 class File(Output):
     name = "File"
     options = {
-        "filename": Option("string", "path of the file (relative to the directory the command started in)"),
+        "filename": Option("string", "path of the file (relative to the directory the command started in)",
+                           empty=False),
         "append": Option("boolean", "append to the file (true) or empty it at start (false)", True),
     }
 
     def __init__(self, **options):
         super().__init__(**options)
-        self.filename = os.path.abspath(self.filename)  # --daemonize changes directory
+        self.filename = self.where = os.path.abspath(self.filename)  # --daemonize changes directory
 
     def open(self) -> None:
         self.sink = _core.FileSink(self.filename, self.append)

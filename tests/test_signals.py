@@ -1,0 +1,105 @@
+"""Stopping: signals reach every wait, a stop delivers within its bounds, a second one ends it at
+once, and whatever is lost at the end is said."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+from conftest import MP, endpoint, mp, opts, stop, wait_for
+
+NUMBERED = b"".join(b'{"n":%d}\n' % i for i in range(200000))
+
+
+def started(p: subprocess.Popen, seconds: float = 1.0) -> None:
+    """Lets `p` get going (and checks it did not end)."""
+    assert wait_for(lambda: p.poll() is not None, timeout=seconds) is False, p.stderr.read()
+
+
+def test_sigterm_stops_a_chain_blocked_on_a_stalled_reader_within_its_drain_bound(tmp_path):
+    # stdout is a pipe that nobody reads: the write blocks; SIGTERM still stops it, in bounded time
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(NUMBERED)
+    with open(data, "rb") as stdin:
+        p = subprocess.Popen([MP, "--input", "STDIN", "--output", "STDOUT"], stdin=stdin,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        started(p)
+        began = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        assert wait_for(lambda: p.poll() is not None, timeout=10)
+        assert time.monotonic() - began < 3 + 2  # DRAIN_MS, and some
+        assert p.returncode == 0
+        summary = p.stderr.read().decode()
+        assert "output STDOUT sent=" in summary and "failed=" in summary  # what it could not write
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_a_second_signal_ends_it_at_once(tmp_path):
+    # a sender lingering for ever (linger -1) for a peer that never comes: the first signal waits
+    # on, the second (a second or more later) ends it, saying what was lost
+    p = mp("--input", "STDIN", "--output", "ZeroMQ", "--output_options",
+           opts(connect=endpoint(), socket_type="PUSH", linger=-1), stdin=subprocess.PIPE)
+    p.stdin.write(b'{"a":1}\n')
+    p.stdin.close()
+    started(p, 1.5)
+    p.send_signal(signal.SIGTERM)
+    started(p, 1.5)  # still delivering, as long as its linger says
+    code, _, err = stop(p, signal.SIGTERM, timeout=5)
+    assert code == 128 + signal.SIGTERM
+    assert b"stopped at once: what was still queued is lost" in err
+    assert b"undelivered=1" in err
+
+
+def test_two_signals_at_once_are_one_request():
+    # `timeout` signals a process and then its group: that is one stop, not two
+    ep = endpoint()
+    p = mp("--input", "ZeroMQ", "--input_options", opts(socket_bind=ep, socket_type="PULL"), "--output", "Null")
+    started(p)
+    p.send_signal(signal.SIGTERM)
+    p.send_signal(signal.SIGTERM)
+    code, _, err = stop(p, timeout=10)
+    assert code == 0, err
+
+
+def test_sigterm_ends_the_wait_for_a_first_subscriber():
+    p = mp("--input", "STDIN", "--output", "ZeroMQ", "--output_options",
+           opts(connect=endpoint(), subscribe_delay=60), stdin=subprocess.PIPE)
+    p.stdin.write(b'{"a":1}\n')
+    p.stdin.flush()
+    started(p)
+    began = time.monotonic()
+    code, _, err = stop(p, timeout=10)
+    assert code == 0, err
+    assert time.monotonic() - began < 5
+    assert b"dropped=1" in err  # the message that had no subscriber is counted
+
+
+def test_what_was_queued_for_a_peer_that_never_came_is_undelivered():
+    r = subprocess.run([MP, "--input", "STDIN", "--output", "ZeroMQ", "--output_options",
+                        opts(connect=endpoint(), socket_type="PUSH", linger=200)],
+                       input=NUMBERED[:50000 * 9], capture_output=True, timeout=30)
+    assert r.returncode == 0
+    summary = r.stderr.decode()
+    assert "sent=10000 dropped=" in summary and "undelivered=10000" in summary, summary
+
+
+def test_a_stop_signal_while_a_python_filter_works_is_not_its_failure(tmp_path):
+    (tmp_path / "slow.py").write_text(
+        "import time\n"
+        "class Forever:\n"
+        "    def __iter__(self):\n"
+        "        while True:\n"
+        "            yield b'[1]'\n"
+        "class Slow:\n"
+        "    def filter(self, m):\n"
+        "        time.sleep(0.2)\n"
+        "        return m\n")
+    p = mp("--input", "+slow.Forever", "--filter", "+slow.Slow", "--output", "Null",
+           env={"PYTHONPATH": str(tmp_path)})
+    started(p)
+    code, out, err = stop(p)
+    assert code == 0 and err == b"", err
