@@ -364,6 +364,17 @@ cdef void set_topic(source_t *s, const char *p, size_t n) noexcept nogil:
     s.topic.len = o + 1 - s.topic.p
 
 
+# Whether a signal came (the wake-up descriptor is readable).
+cdef bint woken() noexcept nogil:
+    cdef pollfd pfd
+    if g_wake_fd < 0:
+        return False
+    pfd.fd = g_wake_fd
+    pfd.events = POLLIN
+    pfd.revents = 0
+    return poll(&pfd, 1, 0) > 0
+
+
 # Waits for `fd` (a descriptor, or -1 with `sock` a ZeroMQ socket) or the wake-up descriptor.
 # Returns 1 (ready), 0 (timed out or interrupted), WAKE, or -1 (failed; *err set).
 cdef int wait_ready(void *sock, int fd, long timeout_ms, int *err) noexcept nogil:
@@ -403,56 +414,67 @@ cdef int wait_ready(void *sock, int fd, long timeout_ms, int *err) noexcept nogi
     return 1 if fds[0].revents else 0
 
 
+# One received frame: of a message of several frames the first is the topic, every later one a
+# message; a frame alone is a message.
+cdef void take_frame(source_t *s, batch_t *b, mp_zmq_msg_t *msg) noexcept nogil:
+    cdef int more = mp_zmq.msg_more(msg)
+    cdef const char *p = <const char *>mp_zmq.msg_data(msg)
+    cdef size_t n = mp_zmq.msg_size(msg)
+    if s.frames == 0 and more:
+        set_topic(s, p, n)
+        s.frames = 1
+        return
+    take(s, b, p, n)
+    s.frames = s.frames + 1 if more else 0
+    if not more:
+        s.topic.len = 0
+
+
+# Receives what is queued (up to a full batch); with nothing queued, waits for the first message:
+# with a timeout through zmq_poll, without one in a blocking receive (libzmq's own wait, the
+# cheapest: the socket's RCVTIMEO bounds it, so that a signal is never missed for long).
 cdef int zmq_fill(source_t *s, batch_t *b, int timeout_ms) noexcept nogil:
     cdef mp_zmq_msg_t msg
-    cdef int rc, more, e, waited = 0
-    cdef const char *p
-    cdef size_t n
+    cdef int rc, e, waited = 0, flags = MP_ZMQ_DONTWAIT
     batch_clear(b)
     mp_zmq.msg_init(&msg)
     while True:
         while not batch_full(b) and not b.oom:
-            rc = mp_zmq.msg_recv(&msg, s.sock, MP_ZMQ_DONTWAIT)
-            if rc < 0:
+            if mp_zmq.msg_recv(&msg, s.sock, flags) < 0:
                 break
-            more = mp_zmq.msg_more(&msg)
-            p = <const char *>mp_zmq.msg_data(&msg)
-            n = mp_zmq.msg_size(&msg)
-            if s.frames == 0 and more:
-                set_topic(s, p, n)  # first of several frames: the topic
-                s.frames = 1
-                continue
-            # one frame alone, or each frame after the topic: a message
-            take(s, b, p, n)
-            s.frames = s.frames + 1 if more else 0
-            if not more:
-                s.topic.len = 0
+            flags = MP_ZMQ_DONTWAIT
+            take_frame(s, b, &msg)
         if b.oom:
-            mp_zmq.msg_close(&msg)
             s.err = ENOMEM
-            return ERROR
+            rc = ERROR
+            break
         if b.n or b.nr or batch_full(b):
+            rc = OK
             break
         e = mp_zmq.zerrno()
         if e == MP_ZMQ_ETERM:
-            mp_zmq.msg_close(&msg)
-            return EOF
+            rc = EOF
+            break
         if e != EAGAIN and e != EINTR:
-            mp_zmq.msg_close(&msg)
             s.err = e
-            return ERROR
+            rc = ERROR
+            break
+        if woken():
+            rc = WAKE
+            break
+        if timeout_ms < 0:
+            flags = 0  # block in the next receive
+            continue
         if waited or timeout_ms == 0:
+            rc = OK
             break
         rc = wait_ready(s.sock, -1, timeout_ms, &s.err)
-        if rc == WAKE:
-            mp_zmq.msg_close(&msg)
-            return WAKE
-        if rc < 0:
-            mp_zmq.msg_close(&msg)
-            return ERROR
+        if rc == WAKE or rc < 0:
+            rc = WAKE if rc == WAKE else ERROR
+            break
         waited = 1
     mp_zmq.msg_close(&msg)
-    return OK
+    return rc
 
 
 # One line of a line source; a line longer than max_size is skipped as it streams by and rejected.
@@ -618,16 +640,6 @@ cdef enum:
 globals().update({"WRITTEN": WRITTEN, "FAILED": FAILED, "INTERRUPTED": INTERRUPTED})
 
 DEF PIPE_CHUNK = 4096  # PIPE_BUF: a write this small to a writable pipe does not block
-
-
-cdef bint woken() noexcept nogil:
-    cdef pollfd pfd
-    if g_wake_fd < 0:
-        return False
-    pfd.fd = g_wake_fd
-    pfd.events = POLLIN
-    pfd.revents = 0
-    return poll(&pfd, 1, 0) > 0
 
 
 cdef long ms_left(double deadline) noexcept nogil:

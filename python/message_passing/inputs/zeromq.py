@@ -40,6 +40,7 @@ class ZeroMQ(Input):
         sock = context().socket(TYPES[self.socket_type])
         sock.setsockopt(zmq.RCVHWM, self.socket_hwm)
         sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RCVTIMEO, 100)  # the core's blocking wait looks for signals this often
         if self.socket_type == "SUB":
             for prefix in self.subscribe:
                 sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
