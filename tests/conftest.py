@@ -67,6 +67,24 @@ def records(path) -> list:
     return [json.loads(line) for line in lines(path)]
 
 
+def error_records(stderr: bytes) -> list[dict]:
+    """The error chain's records on stderr (its default output), without our own lines."""
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith(b"{")]
+
+
+def summary(stderr: bytes) -> str:
+    """The counters line printed at exit."""
+    found = [line for line in stderr.decode().splitlines() if line.startswith("message-passing: input ")]
+    assert found, stderr
+    return found[-1]
+
+
+def counter(stderr: bytes, role: str, name: str) -> int:
+    """One counter of the exit line, e.g. counter(err, "output ZeroMQ", "dropped")."""
+    part = [p for p in summary(stderr).split("; ") if role in p][0]
+    return int(part.split(f" {name}=")[1].split()[0])
+
+
 def stop(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 10) -> tuple[int, bytes, bytes]:
     """Signals `proc` and collects its exit status and output."""
     if proc.poll() is None:

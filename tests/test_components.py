@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from conftest import lines, mp, run_mp, stop, wait_for
+from conftest import counter, error_records, lines, mp, run_mp, stop, summary, wait_for
 
 
 def write_module(tmp_path, name: str, source: str) -> dict:
@@ -36,9 +36,9 @@ def test_file_relative_path_and_stderr_and_null_outputs(tmp_path):
                        input=b"{}\n", cwd=tmp_path, capture_output=True, timeout=30)
     assert r.returncode == 0 and lines(tmp_path / "rel.log") == [b"{}"]
     r = run_mp("--input", "STDIN", "--output", "STDERR", input=b"[1]\n")
-    assert (r.stdout, r.stderr) == (b"", b"[1]\n")
+    assert (r.stdout, r.stderr.splitlines()[0]) == (b"", b"[1]")
     r = run_mp("--input", "STDIN", "--output", "Null", input=b"[1]\n")
-    assert (r.returncode, r.stdout, r.stderr) == (0, b"", b"")
+    assert (r.returncode, r.stdout, error_records(r.stderr)) == (0, b"", [])
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,7 @@ def test_key_filter(options, passed):
 
 def test_all_filter_drops_everything():
     r = run_mp("--input", "STDIN", "--output", "STDOUT", "--filter", "All", input=b'{"a":1}\n[2]\n')
-    assert (r.returncode, r.stdout, r.stderr) == (0, b"", b"")
+    assert (r.returncode, r.stdout, error_records(r.stderr)) == (0, b"", [])
 
 
 def test_tee_from_a_config_file(tmp_path):
@@ -100,7 +100,7 @@ def test_tee_of_raw_lines_and_a_json_branch_that_refuses_them(tmp_path):
                "--filter", "T", "--filter_options", opts, input=b'raw line\n{"json":1}\n')
     assert r.stdout == b'raw line\n{"json":1}\n' and lines(a) == [b"raw line", b'{"json":1}']
     assert lines(j) == [b'{"json":1}']  # the JSON encoder writes JSON only
-    (e,) = [json.loads(x) for x in r.stderr.splitlines()]
+    (e,) = error_records(r.stderr)
     assert e["class"] == "Message::Passing::Exception::Encoding" and e["stringified_data"] == "raw line"
 
 
@@ -175,7 +175,7 @@ def test_filter_exception_goes_to_the_error_chain_and_the_pipeline_goes_on(tmp_p
                input=b'{"n":1}\n{"boom":true}\n{"n":2}\n', env=env)
     assert r.returncode == 0
     assert r.stdout == b'{"n":1}\n{"n":2}\n'
-    (e,) = [json.loads(x) for x in r.stderr.splitlines()]
+    (e,) = error_records(r.stderr)
     assert e["class"] == "Message::Passing::Exception::Filter"
     assert "ValueError: bad message" in e["exception"] and "Traceback" in e["exception"]
     assert e["stringified_data"] == "{'boom': True}"
@@ -190,7 +190,7 @@ def test_unencodable_filter_result_is_an_encoding_error(tmp_path):
     r = run_mp("--input", "STDIN", "--output", "STDOUT", "--filter", "+obj.Obj",
                input=b'{"n":1}\n{"bad":1}\n{"n":2}\n', env=env)
     assert r.stdout == b'{"n":1}\n{"n":2}\n'
-    (e,) = [json.loads(x) for x in r.stderr.splitlines()]
+    (e,) = error_records(r.stderr)
     assert e["class"] == "Message::Passing::Exception::Encoding"
 
 
@@ -230,7 +230,7 @@ def test_user_input_output_decoder_encoder(tmp_path):
     assert r.returncode == 0, r.stderr
     assert lines(out) == [b"[('N', 0), ('TEXT', 'LINE')]", b"[('N', 1), ('TEXT', 'LINE')]",
                           b"[('ALREADY', 'DECODED')]"]
-    (e,) = [json.loads(x) for x in r.stderr.splitlines()]
+    (e,) = error_records(r.stderr)
     assert e["class"] == "Message::Passing::Exception::Decoding" and e["packed_data"] == "not json"
 
 
@@ -245,7 +245,7 @@ def test_python_input_lines_are_validated_like_native_ones(tmp_path):
         """)
     r = run_mp("--input", "+gen.Gen", "--output", "STDOUT", env=env)
     assert r.stdout == b'{"a":1}\n[2]\n{"big":123456789012345678901234567890}\n'
-    assert [json.loads(x)["packed_data"] for x in r.stderr.splitlines()] == ['"scalar"']
+    assert [e["packed_data"] for e in error_records(r.stderr)] == ['"scalar"']
 
 
 def test_entry_points_add_components(tmp_path):
@@ -278,9 +278,9 @@ def test_a_failing_output_is_said_once_and_counted(tmp_path):
     data = b"".join(b'{"n":%d}\n' % i for i in range(100000))
     r = run_mp("--input", "STDIN", "--output", "File", "--output_options", '{"filename":"/dev/full"}', input=data)
     assert r.returncode == 0
-    record, summary = r.stderr.decode().splitlines()
-    assert json.loads(record)["exception"] == "File: /dev/full: No space left on device"
-    assert "output File sent=0 dropped=0 failed=100000" in summary
+    (record,) = error_records(r.stderr)
+    assert record["exception"] == "File: /dev/full: No space left on device"
+    assert "output File sent=0 dropped=0 failed=100000" in summary(r.stderr)
 
 
 def test_stdout_closed_by_its_reader(tmp_path):
@@ -292,10 +292,10 @@ def test_stdout_closed_by_its_reader(tmp_path):
     r = subprocess.run(f"{MP} --input STDIN --output STDOUT | head -1", shell=True, input=data,
                        capture_output=True, timeout=30)
     assert r.stdout == b'{"n":0}\n'
-    record, summary = r.stderr.decode().splitlines()
-    assert "Broken pipe" in json.loads(record)["exception"]
-    sent = int(summary.split("output STDOUT sent=")[1].split()[0])
-    failed = int(summary.split("failed=")[1].split(";")[0])
+    (record,) = error_records(r.stderr)
+    assert "Broken pipe" in record["exception"]
+    sent = counter(r.stderr, "output STDOUT", "sent")
+    failed = counter(r.stderr, "output STDOUT", "failed")
     assert sent + failed == 200000 and sent >= 1
 
 

@@ -187,10 +187,14 @@ def finish_perl_sender(sender: subprocess.Popen, payload: bytes, log: Path,
 
 
 def stop_ours(proc: subprocess.Popen, log: Path) -> None:
-    """Stops ours (SIGTERM): it exits 0, having reported nothing (it reports only losses and rejects)."""
+    """Stops ours (SIGTERM): it exits 0, with its counters and nothing else on stderr (no error
+    records), and nothing dropped or failed."""
     rc, _, _ = stop(proc)
-    assert rc == 0, f"ours exited {rc} on SIGTERM: {errtext(log)}"
-    assert errtext(log) == "", f"ours reported: {errtext(log)}"
+    text = errtext(log)
+    assert rc == 0, f"ours exited {rc} on SIGTERM: {text}"
+    lines_ = text.splitlines()
+    assert len(lines_) == 1 and lines_[0].startswith("message-passing: input "), f"ours reported: {text}"
+    assert " dropped=0 " in lines_[0] and " failed=0" in lines_[0] and "undelivered" not in lines_[0], text
 
 
 # == 1. the Perl `message-pass` sender -> our aggregator ========================================
@@ -262,7 +266,7 @@ def test_our_sender_to_perl_receiver(perl_peer, procs, tmp_path, receiver_type, 
                  input=as_lines(sent), timeout=DELIVERY_TIMEOUT)
     took = time.monotonic() - t0
     assert res.returncode == 0, f"our sender exited {res.returncode}: {res.stderr!r}"
-    assert res.stderr == b"", res.stderr
+    assert f"output ZeroMQ sent={len(sent)} dropped=0 failed=0;".encode() in res.stderr, res.stderr  # nothing lost
 
     got = wait_records(out, len(sent))
     assert len(got) == len(sent), f"{len(got)} of {len(sent)} arrived (our sender took {took:.2f}s)"

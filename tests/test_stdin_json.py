@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from conftest import run_mp
+from conftest import error_records, run_mp
 
 STDIN_TO_STDOUT = ("--input", "STDIN", "--output", "STDOUT")
 
 
 def errors(stderr: bytes) -> list[dict]:
-    return [json.loads(line) for line in stderr.splitlines()]
+    return error_records(stderr)
 
 
 def test_malformed_lines_between_good_ones():
@@ -49,7 +49,7 @@ def test_invalid_utf8_goes_to_the_error_chain_with_its_bytes_escaped():
 
 def test_crlf_last_line_without_newline_and_blank_lines():
     r = run_mp(*STDIN_TO_STDOUT, input=b'{"a":1}\r\n\n\n{"a":2}\r\n{"a":3}')
-    assert (r.returncode, r.stdout, r.stderr) == (0, b'{"a":1}\n{"a":2}\n{"a":3}\n', b"")
+    assert (r.returncode, r.stdout, errors(r.stderr)) == (0, b'{"a":1}\n{"a":2}\n{"a":3}\n', [])
 
 
 def test_big_numbers_are_kept_exactly():
@@ -75,7 +75,7 @@ def test_deeply_nested_and_duplicate_keys():
 def test_null_codecs_pass_lines_as_they_are():
     data = b"not json at all\n{ \"a\" : 1 }\n\xff\n"
     r = run_mp(*STDIN_TO_STDOUT, "--decoder", "Null", "--encoder", "Null", input=data)
-    assert (r.returncode, r.stdout, r.stderr) == (0, data, b"")
+    assert (r.returncode, r.stdout, errors(r.stderr)) == (0, data, [])
 
 
 @pytest.mark.parametrize("python_filter", [False, True])  # native, and through Python
@@ -144,4 +144,4 @@ def test_valid_json_nested_too_deep_for_python_goes_to_the_error_chain(tmp_path,
 def test_crlf_blank_lines_are_blank_for_every_decoder():
     for codecs in ([], ["--decoder", "Null", "--encoder", "Null"]):
         r = run_mp(*STDIN_TO_STDOUT, *codecs, input=b'\r\n{"c":3}\r\n\r\n')
-        assert (r.returncode, r.stdout, r.stderr) == (0, b'{"c":3}\n', b""), codecs
+        assert (r.returncode, r.stdout, errors(r.stderr)) == (0, b'{"c":3}\n', []), codecs

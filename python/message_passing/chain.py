@@ -19,7 +19,7 @@ from . import _core
 from .base import call, label
 from .codecs.json import JSONDecoder, JSONEncoder
 from .codecs.null import NullDecoder, NullEncoder
-from .errors import DECODING, ENCODING, DecodingError, ErrorChain, exc_text
+from .errors import DECODING, ENCODING, DecodingError, ErrorChain, StartError, exc_text, say
 from .filters.all import All
 from .filters.null import Null as NullFilter
 from .filters.t import T
@@ -31,10 +31,6 @@ CONTRACT = {"input": "__iter__", "output": "consume", "filter": "filter", "decod
 NATIVE_INPUTS = ("STDIN", "ZeroMQ")
 NATIVE_OUTPUTS = ("STDOUT", "STDERR", "File", "ZeroMQ", "Null")
 DRAIN_MS = 3000  # how long a stopping chain gives a file or pipe output to take what it was writing
-
-
-class StartError(Exception):
-    """A component could not start (open): one line, exit status 1."""
 
 
 def make(kind: str, name: Any, options: Any, flag: str) -> Any:
@@ -139,6 +135,8 @@ class Chain:
         for c in (self.errors.output, self.output, self.filter, self.input):
             try:
                 call(c, "open")
+            except StartError:
+                raise
             except Exception as e:
                 raise StartError(f"{label(c)}: {exc_text(e, filename=True)}") from None
 
@@ -189,6 +187,9 @@ class Chain:
 
     def _after_signals(self) -> bool:
         """Acts on the signals that came; True if the chain is to stop."""
+        if self.signals.report:  # SIGUSR1: the counters, while running
+            self.signals.report = False
+            say(self.summary())
         if self.signals.reopen:
             self.signals.reopen = False
             for o in self.outputs():
@@ -300,11 +301,6 @@ class Chain:
             for b in self.filter.branches:
                 rows.append(("tee " + label(b.output), call(b.output, "counters") or {}))
         return rows
-
-    def losses(self) -> int:
-        """What outputs dropped, failed to write or could not deliver, and error records lost."""
-        return self.errors.lost + sum(v for _, c in self.counters() for k, v in c.items()
-                                      if k in ("dropped", "failed", "undelivered"))
 
     def summary(self) -> str:
         """One line of every counter."""

@@ -158,7 +158,7 @@ class PidFile:
     that fails to start leaves the first one's file alone."""
 
     def __init__(self, path: str) -> None:
-        from .chain import StartError
+        from .errors import StartError
 
         self.path = os.path.abspath(path)
         running = _running_pid(self.path)
@@ -206,7 +206,7 @@ def _daemonize():
             report = pipe.read().decode(errors="replace")
         if report == "ok":
             os._exit(0)
-        sys.stderr.write(report or f"{PROG}: the daemon exited during start-up\n")
+        os.write(2, (report or f"{PROG}: the daemon exited during start-up\n").encode())
         os._exit(1)
     os.close(r)
     os.setsid()
@@ -242,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     signals = Signals()
     signals.install()  # before anything slow: a signal now is handled, not a traceback
     argv = sys.argv[1:] if argv is None else argv
-    from .chain import StartError, build
-    from .errors import exc_text, say
+    from .chain import build
+    from .errors import StartError, exc_text, say
     from .signals import ForcedExit
     from .zmqsocket import terminate
 
@@ -287,13 +287,13 @@ def main(argv: list[str] | None = None) -> int:
         spent = time.monotonic() - began
     if pid_file:
         pid_file.remove(started)
-    if forced is not None or chain.losses() or _linger_ran_out(chain, spent):
-        note = ""
-        if forced is not None:
-            note = " (stopped at once: what was still queued is lost)"
-        elif _linger_ran_out(chain, spent):
-            note = " (the linger ran out: messages still queued for a slow peer were not delivered)"
-        say(chain.summary() + note)
+    note = ""
+    if forced is not None:
+        note = " (stopped at once: what was still queued is lost)"
+    elif _linger_ran_out(chain, spent):
+        note = " (the linger ran out: messages still queued for a slow peer were not delivered)"
+    if started:
+        say(chain.summary() + note)  # every counter, so that no loss is silent
     if forced is not None:
         os._exit(128 + forced)
     return status

@@ -8,8 +8,8 @@ chain itself never stops the pipeline: if it cannot write, that is said once on 
 
 from __future__ import annotations
 
+import os
 import reprlib
-import sys
 import traceback
 from typing import Any
 
@@ -17,6 +17,10 @@ DECODING = "Message::Passing::Exception::Decoding"
 ENCODING = "Message::Passing::Exception::Encoding"
 FILTER = "Message::Passing::Exception::Filter"
 OUTPUT = "Message::Passing::Exception::Output"
+
+
+class StartError(Exception):
+    """A component could not start (open): one line, exit status 1."""
 
 
 class DecodingError(ValueError):
@@ -80,10 +84,10 @@ class ErrorChain:
 
 
 def say(text: str) -> None:
-    """One line on stderr, which may be gone."""
+    """One line on stderr (descriptor 2: sys.stderr is None when it was closed at start)."""
     try:
-        print(f"message-passing: {text}", file=sys.stderr, flush=True)
-    except (OSError, ValueError, AttributeError):
+        os.write(2, f"message-passing: {text}\n".encode(errors="backslashreplace"))
+    except OSError:
         pass
 
 

@@ -1,6 +1,6 @@
 """Signals: SIGTERM and SIGINT stop the chain, which then delivers what it queued within each
 output's bound; another one after that, a second or more later, ends the process at once. SIGHUP
-reopens files.
+reopens files; SIGUSR1 prints the counters.
 
 Python runs signal handlers only between bytecodes, so every signal is also written to a wake-up
 pipe, whose readability makes each wait of the core return: Python then sees the signal.
@@ -38,6 +38,7 @@ class Signals:
             os.set_blocking(fd, False)
         self.stop = False
         self.reopen = False
+        self.report = False
         self.interrupt_python = False  # raise Stopping from the handler (an input written in Python)
         self._first_stop = 0.0
 
@@ -47,6 +48,7 @@ class Signals:
         for s in self.STOP:
             signal.signal(s, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_hup)
+        signal.signal(signal.SIGUSR1, self._on_usr1)
 
     def _on_stop(self, signum, frame) -> None:
         now = time.monotonic()
@@ -60,6 +62,9 @@ class Signals:
 
     def _on_hup(self, signum, frame) -> None:
         self.reopen = True
+
+    def _on_usr1(self, signum, frame) -> None:
+        self.report = True
 
     def take(self) -> None:
         """Reads the wake-up pipe: the signals that came. (Their handlers run as soon as Python
@@ -76,3 +81,5 @@ class Signals:
                     self.stop = True
                 elif signum == signal.SIGHUP:
                     self.reopen = True
+                elif signum == signal.SIGUSR1:
+                    self.report = True

@@ -15,6 +15,7 @@ import socket as _socket
 import zmq
 
 from . import _core
+from .errors import StartError
 from .options import ConfigError, Option
 
 SOCKET_OPTIONS = {
@@ -65,7 +66,7 @@ def attach(owner: str, sock: zmq.Socket, endpoint: str, bind: bool) -> None:
     except zmq.ZMQError as e:
         sock.close(linger=0)
         verb = "bind" if bind else "connect to"
-        raise OSError(e.errno, f"{owner}: cannot {verb} {endpoint}: {zmq.strerror(e.errno)}") from None
+        raise StartError(f"{owner}: cannot {verb} {endpoint}: {zmq.strerror(e.errno)}") from None
 
 
 def _ipc_in_use(path: str) -> bool:
