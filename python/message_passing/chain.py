@@ -31,6 +31,7 @@ CONTRACT = {"input": "__iter__", "output": "consume", "filter": "filter", "decod
 NATIVE_INPUTS = ("STDIN", "ZeroMQ")
 NATIVE_OUTPUTS = ("STDOUT", "STDERR", "File", "ZeroMQ", "Null")
 DRAIN_MS = 3000  # how long a stopping chain gives a file or pipe output to take what it was writing
+PYTHON_BATCH = 256  # records a batch hands Python: a slow filter still writes (and stops) soon
 
 
 def make(kind: str, name: Any, options: Any, flag: str) -> Any:
@@ -166,6 +167,8 @@ class Chain:
         batch = _core.Batch()
         source = self.input.source
         sinks = [o.sink for o in self.sinks] if self.sinks is not None else None
+        if sinks is None:
+            batch.limit = PYTHON_BATCH
         while True:
             if sinks is not None:
                 status = _core.pump(source, sinks, batch)

@@ -1,5 +1,6 @@
-"""Prints the README's component reference, generated from each component's declared options:
-`python -m message_passing.reference`. A test keeps the README equal to it."""
+"""The README's component reference, generated from each component's declared options:
+`python -m message_passing.reference` prints it, `... --update README.md` rewrites it in place.
+A test keeps the README equal to it."""
 
 from __future__ import annotations
 
@@ -40,5 +41,17 @@ def render() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def update(path: str) -> None:
+    with open(path) as f:
+        text = f.read()
+    start = text.index("-->", text.index("<!-- reference:start")) + len("-->")
+    end = text.index("<!-- reference:end -->")
+    with open(path, "w") as f:
+        f.write(text[:start] + "\n" + render() + text[end:])
+
+
 if __name__ == "__main__":
-    sys.stdout.write(render())
+    if sys.argv[1:2] == ["--update"]:
+        update(sys.argv[2])
+    else:
+        sys.stdout.write(render())

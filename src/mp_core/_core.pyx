@@ -153,7 +153,7 @@ cdef void batch_clear(batch_t *b) noexcept nogil:
 
 
 cdef bint batch_full(batch_t *b) noexcept nogil:
-    return b.n >= MAX_RECORDS or b.data.len >= MAX_BYTES
+    return b.n >= (b.limit if b.limit else MAX_RECORDS) or b.data.len >= MAX_BYTES
 
 
 # Appends a record of `n` bytes that the caller then writes at the returned address.
@@ -223,6 +223,15 @@ cdef class Batch:
 
     def clear(self):
         batch_clear(&self.b)
+
+    @property
+    def limit(self):
+        """Records a fill reads at most: smaller batches for a slow Python filter."""
+        return self.b.limit if self.b.limit else MAX_RECORDS
+
+    @limit.setter
+    def limit(self, size_t n):
+        self.b.limit = n
 
     @property
     def exotic(self):
@@ -961,6 +970,12 @@ cdef class ZmqSink(Sink):
 
     @property
     def subscribers(self):
+        """Subscriptions of a PUB (XPUB) socket, as it has read them so far."""
+        return self.k.subscribers
+
+    def poll_subscribers(self):
+        """Reads the subscriptions that came; returns how many there are."""
+        count_subscriptions(&self.k)
         return self.k.subscribers
 
     @property

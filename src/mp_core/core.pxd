@@ -73,6 +73,7 @@ cdef struct batch_t:
     size_t nr
     size_t rcap
     size_t exotic        # records with numbers beyond int64/double: decode them exactly
+    size_t limit         # records a fill reads at most (0: MAX_RECORDS)
     int oom
 
 

@@ -26,7 +26,9 @@ class ZeroMQ(Input):
         "subscribe": Option("strings", "SUB only: topic prefixes to receive (the raw bytes of a "
                             "single-frame message start with one of them)", [""]),
         "linger": Option("integer", "milliseconds; accepted for compatibility (an input queues nothing)", 0),
-        "max_message_size": MAX_MESSAGE_SIZE,
+        "max_message_size": Option("integer", "bytes; a longer message goes to the error chain with its size, "
+                                   "and libzmq refuses one over twice this (closing that sender's connection)",
+                                   MAX_MESSAGE_SIZE.default, minimum=1, maximum=1 << 40),
         "topic_field": Option("string", "key that receives a multipart message's topic (\"\": drop the topic)",
                               "topic"),
     }
@@ -41,6 +43,8 @@ class ZeroMQ(Input):
         sock.setsockopt(zmq.RCVHWM, self.socket_hwm)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RCVTIMEO, 100)  # the core's blocking wait looks for signals this often
+        # libzmq allocates a whole message before the core sees it: bound that
+        sock.setsockopt(zmq.MAXMSGSIZE, 2 * self.max_message_size)
         if self.socket_type == "SUB":
             for prefix in self.subscribe:
                 sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
