@@ -108,3 +108,26 @@ def test_the_filter_examples_work(tmp_path):
                         "--filter_options", '{"tag":"x"}'], input=b'{"a":1}\n', capture_output=True, env=env,
                        timeout=30)
     assert r.stdout == b'{"a":1,"tag":"x"}\n', r.stderr
+
+
+def test_the_logging_example_works(tmp_path):
+    import sys
+
+    from conftest import wait_listening
+
+    code = re.findall(r"```python\n(.*?)```", README.split("## Logging from Python")[1], re.S)[0]
+    port = free_port()
+    (tmp_path / "app.py").write_text(code.replace("tcp://127.0.0.1:5558", f"tcp://127.0.0.1:{port}"))
+    log = tmp_path / "agg.log"
+    agg = subprocess.Popen([str(BIN / "message-passing"), "--input", "ZeroMQ", "--input_options",
+                            f'{{"socket_bind":"tcp://127.0.0.1:{port}"}}', "--output", "File",
+                            "--output_options", f'{{"filename":"{log}"}}'], stderr=subprocess.PIPE)
+    try:
+        assert wait_listening(port)
+        r = subprocess.run([sys.executable, str(tmp_path / "app.py")], capture_output=True, timeout=30)
+        assert r.returncode == 0 and r.stderr == b""
+        assert wait_for(lambda: lines(log))
+        (got,) = records(log)
+        assert (got["message"], got["level"], got["name"]) == ("disk /var is 91% full", "warning", "myapp")
+    finally:
+        stop(agg)

@@ -214,6 +214,11 @@ def check_record(rec: bytes, exp, key, topic, where):
     _, want, r = exp
     if want is not None:
         if rec != want:
+            if key and topic and r is not None and r.is_object() and r.has_key(key) and \
+                    b'"' + key.encode() + b'":' not in want and \
+                    rec == b"{" + b'"' + key.encode() + b'":' + rec[len(key) + 4:len(rec) - len(want) + 1] + \
+                    (b"," if len(want) > 2 else b"") + want[1:]:
+                raise KnownBug("strict-escaped-key")
             raise AssertionError(f"{where}: record {rec[:200]!r} != expected {want[:200]!r}")
         return
     # an object that gets the topic first
@@ -502,7 +507,7 @@ def split_lines(chunks, max_size, buggy):
                 if raw.endswith(b"\r") and max(read_ends) == e:
                     size = len(raw)
         if line or over:
-            lines.append((line, bool(over), size))
+            lines.append((line, bool(over), size, raw if buggy else line))
         s = e + 1
     return lines
 
@@ -510,13 +515,13 @@ def split_lines(chunks, max_size, buggy):
 def check_lines(chunks, validate, max_size, records, rejects, where):
     def compare(buggy):
         ri = ji = 0
-        for i, (line, over, size) in enumerate(split_lines(chunks, max_size, buggy)):
+        for i, (line, over, size, prefix_of) in enumerate(split_lines(chunks, max_size, buggy)):
             w = f"{where} line {i}"
             if over:
                 assert ji < len(rejects), f"{w}: oversized line not rejected"
                 kept, rsize, why = rejects[ji]
                 assert why == SIZE_REASON and rsize == size, f"{w}: reject {why!r} size {rsize} != {size}"
-                assert kept and line.startswith(kept) and len(kept) <= KEEP, f"{w}: bad kept part"
+                assert kept and prefix_of.startswith(kept) and len(kept) <= KEEP, f"{w}: bad kept part"
                 ji += 1
                 continue
             exp = expect_frame(line, validate, 0, None, None)
@@ -533,14 +538,12 @@ def check_lines(chunks, validate, max_size, records, rejects, where):
 
     try:
         compare(False)
-    except AssertionError:
+    except AssertionError as ideal:
         try:
             compare(True)
         except AssertionError:
-            pass
-        else:
-            raise KnownBug("crlf-oversize-boundary") from None
-        raise
+            raise ideal from None
+        raise KnownBug("crlf-oversize-boundary") from None
 
 
 def check_decode_one(frame: bytes, exp):
