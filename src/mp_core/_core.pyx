@@ -561,12 +561,19 @@ cdef int fd_fill(source_t *s, batch_t *b, int timeout_ms) noexcept nogil:
     return OK
 
 
+cdef int no_fill(source_t *s, batch_t *b, int timeout_ms) noexcept nogil:
+    batch_clear(b)
+    return EOF
+
+
 cdef class Source:
-    """Reads messages into batches. Counters: received (inputs seen), rejected (of those)."""
+    """Reads messages into batches (or, this base class, frames what `add` is given).
+    Counters: received (inputs seen), rejected (of those)."""
     cdef source_t s
     cdef bytes _key
 
     def __init__(self, *, bint validate=True, size_t max_size=0, topic_field=None):
+        self.s.fill = no_fill
         self.s.validate = validate
         self.s.max_size = max_size if max_size else <size_t>-1
         self._key = topic_field.encode() if topic_field else b""

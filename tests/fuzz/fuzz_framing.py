@@ -210,14 +210,24 @@ def no_ws_outside_strings(rec: bytes) -> bool:
     return scan(rec)[1] == rec
 
 
+def topic_inserted(rec: bytes, want: bytes, key: str, topic: bytes) -> bool:
+    """Whether `rec` is the object `want` with "key":"topic" put first."""
+    prefix = b'{"' + key.encode() + b'":'
+    rest = want[1:] if want == b"{}" else b"," + want[1:]
+    if not (rec.startswith(prefix) and rec.endswith(rest)):
+        return False
+    try:
+        return json.loads(rec[len(prefix):len(rec) - len(rest)]) == topic_text(topic)
+    except ValueError:
+        return False
+
+
 def check_record(rec: bytes, exp, key, topic, where):
     _, want, r = exp
     if want is not None:
         if rec != want:
-            if key and topic and r is not None and r.is_object() and r.has_key(key) and \
-                    b'"' + key.encode() + b'":' not in want and \
-                    rec == b"{" + b'"' + key.encode() + b'":' + rec[len(key) + 4:len(rec) - len(want) + 1] + \
-                    (b"," if len(want) > 2 else b"") + want[1:]:
+            if key and topic and r is not None and r.has_key(key) and topic_inserted(rec, want, key, topic) \
+                    and b'"' + key.encode() + b'":' not in want:  # the key is there, but escaped
                 raise KnownBug("strict-escaped-key")
             raise AssertionError(f"{where}: record {rec[:200]!r} != expected {want[:200]!r}")
         return
@@ -230,9 +240,12 @@ def check_record(rec: bytes, exp, key, topic, where):
         if needs_escape(key):
             raise KnownBug("topic-field-unescaped") from None
         raise AssertionError(f"{where}: record with topic is not JSON ({e}): {rec[:200]!r}") from None
-    assert isinstance(got, list) and got and got[0] == (key, topic_text(topic)), \
-        f"{where}: topic pair wrong in {rec[:200]!r} (key {key!r}, topic {topic!r})"
-    assert got[1:] == r.pairs, f"{where}: members changed by the topic in {rec[:200]!r}"
+    with recursion_room():
+        right = isinstance(got, list) and got and got[0] == (key, topic_text(topic)) and got[1:] == r.pairs
+    if not right and needs_escape(key):
+        raise KnownBug("topic-field-unescaped")
+    assert right, f"{where}: topic not put first, or members changed, in {rec[:200]!r} (key {key!r}, " \
+        f"topic {topic!r})"
 
 
 def check_reject(rej, frame: bytes, exp, where):
@@ -322,7 +335,7 @@ def check_batch(batch, records, where):
         arr = batch.json_array()
         assert json.loads(arr) == wanted, f"{where}: json_array() != the records one by one"
     errors = Errors()
-    got = _decoder.decode_batch(batch, errors)
+    got = _decoder.decode_batch(batch, errors)  # at the recursion limit Python runs with
     assert len(got) + len(errors.decoded) == len(records), f"{where}: decode_batch lost records"
     it = iter(got)
     ei = 0
@@ -332,25 +345,25 @@ def check_batch(batch, records, where):
             ei += 1
             continue
         value = next(it)
-        assert value == want and type(value) is type(want), \
-            f"{where}: decode_batch gave {value!r:.200} for {rec[:200]!r}"
+        with recursion_room():
+            same = value == want and type(value) is type(want)
+        assert same, f"{where}: decode_batch gave {value!r:.200} for {rec[:200]!r}"
     assert ei == len(errors.decoded), f"{where}: decode_batch reported what is not a record"
-    decoded = wanted
     for enc in _encoders:
         errors = Errors()
-        out = enc.encode_batch(decoded, errors)
-        assert len(out) + len(errors.encoded) == len(decoded), f"{where}: encode_batch lost messages"
+        out = enc.encode_batch(wanted, errors)
+        assert len(out) + len(errors.encoded) == len(wanted), f"{where}: encode_batch lost messages"
         failed = {id(m) for m in errors.encoded}
         it = iter(out)
-        for m in decoded:
+        for m in wanted:
             if id(m) in failed:
                 assert nesting(m) > 200, f"{where}: encode_batch refused {m!r:.200}"
                 continue
             data = next(it)
             assert isinstance(data, bytes)
             with recursion_room():
-                back = json.loads(data)
-            assert back == no_inf(m), f"{where}: encode_batch({m!r:.200}) gave {data[:200]!r}"
+                same = json.loads(data) == no_inf(m)
+            assert same, f"{where}: encode_batch({m!r:.200}) gave {data[:200]!r}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -554,7 +567,9 @@ def check_decode_one(frame: bytes, exp):
             f"JSONDecoder.decode refused {frame[:200]!r}"
         return
     assert exp[0] == "record", f"JSONDecoder.decode took {frame[:200]!r}"
-    assert value == exp[2].loads(), f"JSONDecoder.decode({frame[:200]!r}) gave {value!r:.200}"
+    with recursion_room():
+        same = value == exp[2].loads()
+    assert same, f"JSONDecoder.decode({frame[:200]!r}) gave {value!r:.200}"
 
 
 def check_encode_bytes(frame: bytes, exp):
