@@ -411,13 +411,18 @@ def main() -> int:
             extra = ""
             if "perl_file" in args.cases and (perl_n != args.messages or perl_rounds != args.repeat):
                 extra = f"- perl_file: {perl_n:,} messages a run, {perl_rounds} rounds\n"
-            with open(RESULTS, "a") as f:
-                f.write(f"\n## Run of {when}\n\n"
-                        f"- command (from the repository root): `{command}`\n"
-                        f"- machine: {machine()}\n- versions: {versions(args)}\n"
-                        f"- {args.messages:,} messages a run of "
-                        f"{data[args.messages][1] / args.messages:.1f} bytes (with the newline), "
-                        f"{args.repeat} rounds, cases interleaved\n{extra}\n{table}\n")
+            run = (f"\n## Run of {when}\n\n"
+                   f"- command (from the repository root): `{command}`\n"
+                   f"- machine: {machine()}\n- versions: {versions(args)}\n"
+                   f"- {args.messages:,} messages a run of "
+                   f"{data[args.messages][1] / args.messages:.1f} bytes (with the newline), "
+                   f"{args.repeat} rounds, cases interleaved\n{extra}\n{table}\n")
+            with open(RESULTS) as f:
+                text = f.read()
+            at = text.find("\n# Soak")  # throughput runs go before the soak section
+            at = len(text) if at < 0 else at
+            with open(RESULTS, "w") as f:
+                f.write(text[:at].rstrip("\n") + "\n" + run + text[at:])
             print(f"\nrecorded in {RESULTS}")
         return 1 if any(failures.values()) else 0
     finally:

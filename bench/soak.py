@@ -401,7 +401,8 @@ def main() -> int:
     failures: list[str] = []
     try:
         args.libzmq, args.cases = find_libzmq(), []
-        print(f"# {machine()}\n# {versions(args)}\n# {args.minutes:g} min at {args.rate:,.0f} msg/s to each of "
+        args.versions = versions(args)  # now: the tree may move on while the soak runs
+        print(f"# {machine()}\n# {args.versions}\n# {args.minutes:g} min at {args.rate:,.0f} msg/s to each of "
               f"{', '.join(args.configs)} (at once, one sender); samples every {args.interval:g} s, "
               f"rotation every {args.rotate:g} s; temp dir {tmp}", flush=True)
         for name in args.configs:
@@ -657,7 +658,7 @@ def record(args, st, duration, rows, results, failures, ok, rest_mean, rest_max,
                if others else ""))
     text = (f"\n## Soak run of {when}\n\n"
             f"- command (from the repository root): `{command}`\n"
-            f"- machine: {machine()}\n- versions: {versions(args)}\n"
+            f"- machine: {machine()}\n- versions (at the start): {args.versions}\n"
             f"- {', '.join(names)} at once; {duration:.1f} s of sending, {st['sent']:,} messages to each "
             f"({st['sent'] / duration:,.0f} msg/s; {by}); sender stalls: {st['stalls']} "
             f"({st['stall_s']:.2f} s), most behind its pace: {st['max_lag_s']:.3f} s\n"
