@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 
 import pytest
 
-from conftest import error_records, run_mp
+from conftest import MP, error_records, run_mp
 
 STDIN_TO_STDOUT = ("--input", "STDIN", "--output", "STDOUT")
 
@@ -83,8 +85,9 @@ def test_null_decoder_with_json_encoder_writes_only_json(tmp_path, python_filter
     (tmp_path / "same.py").write_text("class Same:\n    def filter(self, m):\n        return m\n")
     r = run_mp(*STDIN_TO_STDOUT, "--decoder", "Null", "--filter", "+same.Same" if python_filter else "Null",
                input=b'plain text\n{ "a" : 1 }\n', env={"PYTHONPATH": str(tmp_path)})
-    # bytes pass if they are JSON (natively also minified); the rest is refused
-    assert r.stdout == (b'{ "a" : 1 }\n' if python_filter else b'{"a":1}\n')
+    # bytes pass if they are JSON (minified, as the core frames them); the rest is refused
+    assert r.stdout == b'{"a":1}\n'
+
     (e,) = errors(r.stderr)
     assert e["class"] == "Message::Passing::Exception::Encoding"
     assert "plain text" in json.dumps(e)
@@ -145,3 +148,40 @@ def test_crlf_blank_lines_are_blank_for_every_decoder():
     for codecs in ([], ["--decoder", "Null", "--encoder", "Null"]):
         r = run_mp(*STDIN_TO_STDOUT, *codecs, input=b'\r\n{"c":3}\r\n\r\n')
         assert (r.returncode, r.stdout, errors(r.stderr)) == (0, b'{"c":3}\n', []), codecs
+
+
+def test_a_byte_order_mark_is_allowed_and_not_passed_on():
+    r = run_mp(*STDIN_TO_STDOUT, input=b'\xef\xbb\xbf{"a": 1}\n\xef\xbb\xbf[2]\n')
+    assert (r.returncode, r.stdout, errors(r.stderr)) == (0, b'{"a":1}\n[2]\n', [])
+
+
+def test_depth_is_counted_the_same_on_every_path():
+    # a value inside the 1024th container is one level too deep, numbers simdjson takes or not
+    for inner in (b"1", b"1e400"):
+        deep, ok = b"[" * 1024 + inner + b"]" * 1024, b"[" * 1023 + inner + b"]" * 1023
+        r = run_mp(*STDIN_TO_STDOUT, input=deep + b"\n" + ok + b"\n")
+        assert r.stdout == ok + b"\n", inner
+        assert "deeper than 1024" in errors(r.stderr)[0]["exception"] or "not valid JSON" in errors(r.stderr)[0]["exception"]
+
+
+def test_crlf_lines_at_the_size_limit():
+    # a line of exactly max_message_size bytes is accepted, however its \r\n is split between reads
+    for stdin in (b'{"a":1}\r\n', b'{"a":1}\r'):
+        r = run_mp(*STDIN_TO_STDOUT, "--input_options", '{"max_message_size":7}', input=stdin)
+        assert r.stdout == b'{"a":1}\n', stdin
+    p = subprocess.Popen([MP, *STDIN_TO_STDOUT, "--input_options", '{"max_message_size":7}'],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdin.write(b'{"a":1}\r')
+    p.stdin.flush()
+    time.sleep(0.3)  # the \n comes in a read of its own
+    out, err = p.communicate(b'\n{"bb":22}\r', timeout=30)
+    assert out == b'{"a":1}\n'
+    (e,) = errors(err)  # over the limit: its \r is not part of it
+    assert e["packed_data"] == '{"bb":22}' and "max_message_size" in e["exception"]
+
+
+def test_nan_and_infinity_from_python_are_null_with_or_without_big_integers(tmp_path):
+    (tmp_path / "same.py").write_text("class Same:\n    def filter(self, m):\n        return m\n")
+    r = run_mp(*STDIN_TO_STDOUT, "--filter", "+same.Same", input=b'{"m":[1e999]}\n{"n":123456789012345678901234567890,"m":[1e999]}\n',
+               env={"PYTHONPATH": str(tmp_path)})
+    assert r.stdout == b'{"m":[null]}\n{"n":123456789012345678901234567890,"m":[null]}\n', r.stderr

@@ -10,7 +10,7 @@ meets the high-water mark is dropped and counted.
 from libc.errno cimport errno, EINTR, EAGAIN, ENOMEM, ETIMEDOUT
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport malloc, realloc, free
-from libc.string cimport memcpy, memchr, memmove, strlen, strerror
+from libc.string cimport memcmp, memcpy, memchr, memmove, strlen, strerror
 from posix.unistd cimport read, write, close
 from posix.fcntl cimport open as c_open, O_WRONLY, O_CREAT, O_APPEND, O_TRUNC
 from posix.stat cimport struct_stat, stat, fstat, S_ISREG
@@ -190,7 +190,8 @@ cdef int batch_reject(batch_t *b, const char *p, size_t kept, size_t size, const
     if buf_reserve(&b.rdata, kept) < 0:
         b.oom = 1
         return -1
-    memcpy(b.rdata.p + b.rdata.len, p, kept)
+    if kept:
+        memcpy(b.rdata.p + b.rdata.len, p, kept)
     b.r_off[b.nr] = b.rdata.len
     b.r_kept[b.nr] = kept
     b.r_size[b.nr] = size
@@ -299,6 +300,9 @@ cdef int take(source_t *s, batch_t *b, const char *p, size_t n) noexcept nogil:
         return batch_reject(b, p, n if n < KEEP else KEEP, n, "message larger than max_message_size")
     if not s.validate:
         return batch_add(b, p, n)
+    if n >= 3 and memcmp(p, b"\xef\xbb\xbf", 3) == 0:
+        p += 3  # a UTF-8 byte order mark: allowed before JSON text, never passed on
+        n -= 3
     # validated where it lands in the batch: room for a topic, and simdjson's padding after it
     dst = batch_open_record(b, n + s.topic.len + 1 + MP_JSON_PADDING)
     if dst == NULL:
@@ -331,24 +335,12 @@ cdef int take(source_t *s, batch_t *b, const char *p, size_t n) noexcept nogil:
     return 0
 
 
-# Remembers a multipart message's topic as '"key":"topic"', escaped for JSON.
-cdef void set_topic(source_t *s, const char *p, size_t n) noexcept nogil:
+# Writes p[0:n] as the inside of a JSON string: quotes, backslashes and control characters
+# escaped; bytes of text that is not UTF-8 as the text \xNN. Needs 6 * n bytes at o.
+cdef char *json_escape(char *o, const char *p, size_t n) noexcept nogil:
     cdef size_t i
     cdef unsigned char c
-    cdef int utf8
-    cdef char *o
-    s.topic.len = 0
-    if s.keylen == 0 or n == 0:
-        return
-    if buf_reserve(&s.topic, s.keylen + 6 * n + 8) < 0:
-        return
-    utf8 = mp_utf8_valid(p, n)
-    o = s.topic.p
-    o[0] = b'"'
-    memcpy(o + 1, s.key, s.keylen)
-    o += 1 + s.keylen
-    memcpy(o, b'":"', 3)
-    o += 3
+    cdef int utf8 = mp_utf8_valid(p, n)
     for i in range(n):
         c = <unsigned char>p[i]
         if c == b'"' or c == b'\\':
@@ -356,7 +348,6 @@ cdef void set_topic(source_t *s, const char *p, size_t n) noexcept nogil:
             o[1] = c
             o += 2
         elif c < 0x20 or c == 0x7f or (c >= 0x80 and not utf8):
-            # control characters as \u00XX; bytes of invalid UTF-8 as the text \xXX
             if c >= 0x80:
                 memcpy(o, b"\\\\x", 3)
                 o += 3
@@ -369,6 +360,22 @@ cdef void set_topic(source_t *s, const char *p, size_t n) noexcept nogil:
         else:
             o[0] = c
             o += 1
+    return o
+
+
+# Remembers a multipart message's topic as '"key":"topic"', both escaped for JSON.
+cdef void set_topic(source_t *s, const char *p, size_t n) noexcept nogil:
+    cdef char *o
+    s.topic.len = 0
+    if s.keylen == 0 or n == 0:
+        return
+    if buf_reserve(&s.topic, 6 * (s.keylen + n) + 8) < 0:
+        return
+    o = s.topic.p
+    o[0] = b'"'
+    o = json_escape(o + 1, s.key, s.keylen)
+    memcpy(o, b'":"', 3)
+    o = json_escape(o + 3, p, n)
     o[0] = b'"'
     s.topic.len = o + 1 - s.topic.p
 
@@ -488,12 +495,19 @@ cdef int zmq_fill(source_t *s, batch_t *b, int timeout_ms) noexcept nogil:
 
 # One line of a line source; a line longer than max_size is skipped as it streams by and rejected.
 cdef void take_line(source_t *s, batch_t *b, const char *p, size_t n) noexcept nogil:
+    cdef size_t size, kept
     if n and p[n - 1] == b'\r':  # lines may end in \r\n
         n -= 1
     if s.skipped:
+        size = s.skipped + n
+        kept = s.head.len
+        if n == 0 and s.skipped_cr:  # the \r of its \r\n came in the part skipped
+            size -= 1
+            if kept == s.skipped:
+                kept -= 1
         s.received += 1
         s.rejected += 1
-        batch_reject(b, s.head.p, s.head.len, s.skipped + n, "message larger than max_message_size")
+        batch_reject(b, s.head.p, kept, size, "message larger than max_message_size")
         s.skipped = 0
         s.head.len = 0
     elif n:  # empty lines are skipped, as in the original
@@ -543,13 +557,17 @@ cdef int fd_fill(source_t *s, batch_t *b, int timeout_ms) noexcept nogil:
         take_line(s, b, p, nl - p)
         p = nl + 1
     rest = end - p
-    if s.skipped or rest > s.max_size:  # keep the head of an oversized line, drop the rest
+    # a partial line over max_size (not counting a \r that may be its \r\n's) is skipped as it
+    # streams by: keep its head, drop the rest
+    if s.skipped or rest - (1 if rest and p[rest - 1] == b'\r' else 0) > s.max_size:
         if s.skipped == 0:
             k = rest if rest < KEEP else KEEP
             s.head.len = 0
             if buf_reserve(&s.head, k) == 0:
                 memcpy(s.head.p, p, k)
                 s.head.len = k
+        if rest:
+            s.skipped_cr = p[rest - 1] == b'\r'
         s.skipped += rest
         rest = 0
     memmove(s.pending.p, p, rest)

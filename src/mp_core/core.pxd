@@ -101,6 +101,7 @@ cdef struct source_t:
     buf_t pending        # bytes read but not yet a whole line
     buf_t head           # start of an oversized line being skipped
     size_t skipped       # bytes of that line so far
+    int skipped_cr       # the last of them is a \r (of a \r\n, if a \n comes next)
 
 
 cdef struct sink_t

@@ -4,6 +4,7 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#include <string>
 #include <string_view>
 
 static_assert(MP_JSON_PADDING == simdjson::SIMDJSON_PADDING, "padding must match simdjson");
@@ -79,6 +80,38 @@ struct Strict {
         }
         return false;
     }
+    /* Whether the key written at [k, e) (escapes and all) is `key`. */
+    bool same_key(const unsigned char *k, const unsigned char *e) {
+        if (!memchr(k, '\\', e - k))
+            return (size_t)(e - k) == keylen && memcmp(k, key, keylen) == 0;
+        std::string plain;
+        while (k < e) {
+            if (*k != '\\') {
+                plain += (char)*k++;
+                continue;
+            }
+            unsigned char c = k[1];
+            k += 2;
+            if (c != 'u') {
+                plain += c == 'b' ? '\b' : c == 'f' ? '\f' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : (char)c;
+                continue;
+            }
+            unsigned v = 0;
+            for (int i = 0; i < 4; i++) v = v * 16 + hex(k[i]);
+            k += 4;
+            if (v >= 0xD800 && v <= 0xDBFF) { /* a pair, as str() checked */
+                unsigned w = 0;
+                for (int i = 2; i < 6; i++) w = w * 16 + hex(k[i]);
+                k += 6;
+                v = 0x10000 + ((v - 0xD800) << 10) + (w - 0xDC00);
+            }
+            if (v < 0x80) plain += (char)v;
+            else if (v < 0x800) { plain += (char)(0xC0 | v >> 6); plain += (char)(0x80 | (v & 63)); }
+            else if (v < 0x10000) { plain += (char)(0xE0 | v >> 12); plain += (char)(0x80 | (v >> 6 & 63)); plain += (char)(0x80 | (v & 63)); }
+            else { plain += (char)(0xF0 | v >> 18); plain += (char)(0x80 | (v >> 12 & 63)); plain += (char)(0x80 | (v >> 6 & 63)); plain += (char)(0x80 | (v & 63)); }
+        }
+        return plain.size() == keylen && memcmp(plain.data(), key, keylen) == 0;
+    }
     bool digits() {
         const unsigned char *s = p;
         while (p < end && *p >= '0' && *p <= '9') p++;
@@ -96,9 +129,9 @@ struct Strict {
         }
         return true;
     }
-    bool value() {
+    bool value() {  /* at nesting level depth + 1: simdjson refuses any value deeper than 1024 */
         ws();
-        if (p >= end) return false;
+        if (p >= end || depth >= 1024) return false;
         switch (*p) {
         case '{': return container('}');
         case '[': return container(']');
@@ -110,7 +143,7 @@ struct Strict {
         }
     }
     bool container(char close) {
-        if (++depth > 1024) return false;
+        ++depth;
         bool top = depth == 1, first = true;
         p++;
         for (;;) {
@@ -126,7 +159,7 @@ struct Strict {
                 ws();
                 const unsigned char *k = p + 1;
                 if (p >= end || *p != '"' || !str()) return false;
-                if (top && keylen && (size_t)(p - 1 - k) == keylen && memcmp(k, key, keylen) == 0)
+                if (top && keylen && same_key(k, p - 1))
                     flags |= MP_JSON_HAS_KEY;
                 ws();
                 if (!(p < end && *p++ == ':')) return false;

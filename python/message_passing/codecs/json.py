@@ -3,12 +3,13 @@
 Decoding accepts a JSON object or array in valid UTF-8 (what the original accepts); anything else
 goes to the error chain. Records from a native input arrive validated and minified by the core,
 so a batch is decoded with one orjson call. Encoding is compact UTF-8 with key order kept. Bytes
-are taken as already-encoded JSON: they pass unchanged if they are a valid JSON object or array.
+are taken as already-encoded JSON: they pass (minified) if they are a valid JSON object or array.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import orjson
@@ -56,6 +57,17 @@ class JSONDecoder(Decoder):
         return out
 
 
+def _finite(value: Any) -> Any:
+    """The value with NaN and infinities as None: JSON has no such numbers (orjson writes null)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 class JSONEncoder(Encoder):
     name = "JSON"
     options = {
@@ -75,7 +87,7 @@ class JSONEncoder(Encoder):
             return orjson.dumps(message, option=self._orjson_opt)
         except TypeError:
             # integers beyond 64 bits, keys that are not strings: the standard library takes them
-            return json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+            return json.dumps(_finite(message), ensure_ascii=False, allow_nan=False, separators=(",", ":"),
                               indent=2 if self.pretty else None).encode()
 
     def _already_json(self, data: bytes) -> bytes:
@@ -83,7 +95,7 @@ class JSONEncoder(Encoder):
         self._framer.add(self._batch, data)
         for _raw, _size, why in self._batch.rejects():
             raise ValueError(f"bytes that are not a JSON object or array: {why}")
-        return data
+        return self._batch.messages()[0]  # as the core framed it: minified
 
     def encode_batch(self, messages: list, errors) -> list[bytes]:
         if not self.pretty:
