@@ -151,8 +151,10 @@ def test_crlf_blank_lines_are_blank_for_every_decoder():
 
 
 def test_a_byte_order_mark_is_allowed_and_not_passed_on():
-    r = run_mp(*STDIN_TO_STDOUT, input=b'\xef\xbb\xbf{"a": 1}\n\xef\xbb\xbf[2]\n')
-    assert (r.returncode, r.stdout, errors(r.stderr)) == (0, b'{"a":1}\n[2]\n', [])
+    r = run_mp(*STDIN_TO_STDOUT, input=b'\xef\xbb\xbf{"a": 1}\n\xef\xbb\xbf[2]\n\xef\xbb\xbf\xef\xbb\xbf[3]\n')
+    assert (r.returncode, r.stdout) == (0, b'{"a":1}\n[2]\n')
+    (e,) = errors(r.stderr)  # a second mark is not JSON; the error keeps the line as it came
+    assert e["packed_data"] == "\ufeff\ufeff[3]" and "byte order mark" in e["exception"]
 
 
 def test_depth_is_counted_the_same_on_every_path():
@@ -161,7 +163,18 @@ def test_depth_is_counted_the_same_on_every_path():
         deep, ok = b"[" * 1024 + inner + b"]" * 1024, b"[" * 1023 + inner + b"]" * 1023
         r = run_mp(*STDIN_TO_STDOUT, input=deep + b"\n" + ok + b"\n")
         assert r.stdout == ok + b"\n", inner
-        assert "deeper than 1024" in errors(r.stderr)[0]["exception"] or "not valid JSON" in errors(r.stderr)[0]["exception"]
+        assert [e["exception"] for e in errors(r.stderr)] == ["JSON nested deeper than 1024 levels"], inner
+
+
+def test_documents_with_big_numbers_are_refused_for_their_own_fault():
+    # simdjson stops at a number it will not represent; the strict validator names the real fault
+    lines = {b'[1e400, tru]': "bad literal", b'[1e400, "a\tb"]': "control character",
+             b'[1e400, "\\x"]': "bad string", b'[1e400, "a': "string not closed", b'[1e400 1]': "commas",
+             b'[1e400, 01]': "bad number", b'1e400': "must be an object or array", b'[1e400, x]': "commas"}
+    r = run_mp(*STDIN_TO_STDOUT, input=b"\n".join(lines) + b"\n")
+    assert r.stdout == b""
+    for (line, why), e in zip(lines.items(), errors(r.stderr), strict=True):
+        assert why in e["exception"] and e["packed_data"] == line.decode(), (line, e)
 
 
 def test_crlf_lines_at_the_size_limit():

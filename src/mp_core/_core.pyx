@@ -10,7 +10,7 @@ meets the high-water mark is dropped and counted.
 from libc.errno cimport errno, EINTR, EAGAIN, ENOMEM, ETIMEDOUT
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport malloc, realloc, free
-from libc.string cimport memcmp, memcpy, memchr, memmove, strlen, strerror
+from libc.string cimport memcmp, memcpy, memchr, memmove, memset, strlen, strerror
 from posix.unistd cimport read, write, close
 from posix.fcntl cimport open as c_open, O_WRONLY, O_CREAT, O_APPEND, O_TRUNC
 from posix.stat cimport struct_stat, stat, fstat, S_ISREG
@@ -294,12 +294,15 @@ cdef int take(source_t *s, batch_t *b, const char *p, size_t n) noexcept nogil:
     cdef char *dst
     cdef size_t m, t
     cdef int comma
+    cdef const char *whole
+    cdef size_t whole_n
     s.received += 1
     if n > s.max_size:
         s.rejected += 1
         return batch_reject(b, p, n if n < KEEP else KEEP, n, "message larger than max_message_size")
     if not s.validate:
         return batch_add(b, p, n)
+    whole, whole_n = p, n  # a reject keeps the input as it came
     if n >= 3 and memcmp(p, b"\xef\xbb\xbf", 3) == 0:
         p += 3  # a UTF-8 byte order mark: allowed before JSON text, never passed on
         n -= 3
@@ -309,9 +312,10 @@ cdef int take(source_t *s, batch_t *b, const char *p, size_t n) noexcept nogil:
         b.oom = 1
         return -1
     memcpy(dst, p, n)
+    memset(dst + n, 0, MP_JSON_PADDING)  # simdjson reads it: what it holds must not be left to chance
     if mp_json_check(s.json, dst, n, s.key, s.keylen if s.topic.len else 0, &flags, &why):
         s.rejected += 1
-        return batch_reject(b, p, n, n, why)
+        return batch_reject(b, whole, whole_n, whole_n, why)
     m = n
     if not mp_json_compact(dst, n):
         s.scratch.len = 0

@@ -26,6 +26,27 @@ extern "C" mp_json *mp_json_new(void)
 
 extern "C" void mp_json_free(mp_json *j) { delete j; }
 
+/* What the error chain says of a document simdjson refused: short, and naming the fault. */
+static const char *describe(simdjson::error_code err)
+{
+    switch (err) {
+    case simdjson::UTF8_ERROR: return "not valid UTF-8";
+    case simdjson::EMPTY: return "no JSON text (empty or only whitespace)";
+    case simdjson::TAPE_ERROR: return "not valid JSON: misplaced or missing commas, colons, brackets or braces";
+    case simdjson::STRING_ERROR: return "not valid JSON: bad string (a bad escape or a lone surrogate)";
+    case simdjson::UNESCAPED_CHARS: return "not valid JSON: control character not escaped in a string";
+    case simdjson::UNCLOSED_STRING: return "not valid JSON: string not closed";
+    case simdjson::NUMBER_ERROR:
+    case simdjson::BIGINT_ERROR: return "not valid JSON: bad number";
+    case simdjson::T_ATOM_ERROR:
+    case simdjson::F_ATOM_ERROR:
+    case simdjson::N_ATOM_ERROR: return "not valid JSON: bad literal (true, false or null expected)";
+    case simdjson::DEPTH_ERROR: return "JSON nested deeper than 1024 levels";
+    case simdjson::CAPACITY: return "JSON document too large";
+    default: return simdjson::error_message(err);
+    }
+}
+
 /* A strict RFC 8259 validator for what simdjson refuses only because it will not represent a
  * number (integers beyond 64 bits, 1e400): such documents are valid JSON and must pass. */
 namespace {
@@ -35,10 +56,15 @@ struct Strict {
     const char *key;
     size_t keylen;
     int flags = 0;
+    simdjson::error_code fault = simdjson::TAPE_ERROR; /* the first fault found, for its description */
 
+    bool fail(simdjson::error_code e) {
+        fault = e;
+        return false;
+    }
     void ws() { while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++; }
     bool lit(const char *w, size_t n) {
-        if ((size_t)(end - p) < n || memcmp(p, w, n) != 0) return false;
+        if ((size_t)(end - p) < n || memcmp(p, w, n) != 0) return fail(simdjson::T_ATOM_ERROR);
         p += n;
         return true;
     }
@@ -63,22 +89,22 @@ struct Strict {
         while (p < end) {
             unsigned char c = *p++;
             if (c == '"') return true;
-            if (c < 0x20) return false;
+            if (c < 0x20) return fail(simdjson::UNESCAPED_CHARS);
             if (c != '\\') continue;
-            if (p >= end) return false;
+            if (p >= end) break;
             c = *p++;
             if (c == 'u') {
                 unsigned v, w;
-                if (!u4(&v)) return false;
-                if (v >= 0xDC00 && v <= 0xDFFF) return false;
+                if (!u4(&v)) return fail(simdjson::STRING_ERROR);
+                if (v >= 0xDC00 && v <= 0xDFFF) return fail(simdjson::STRING_ERROR);
                 if (v >= 0xD800 && v <= 0xDBFF &&
                     !(lit("\\u", 2) && u4(&w) && w >= 0xDC00 && w <= 0xDFFF))
-                    return false;
+                    return fail(simdjson::STRING_ERROR);
             } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
-                return false;
+                return fail(simdjson::STRING_ERROR);
             }
         }
-        return false;
+        return fail(simdjson::UNCLOSED_STRING);
     }
     /* Whether the key written at [k, e) (escapes and all) is `key`. */
     bool same_key(const unsigned char *k, const unsigned char *e) {
@@ -119,19 +145,23 @@ struct Strict {
     }
     bool num() {
         if (p < end && *p == '-') p++;
-        if (p < end && *p == '0') p++;
-        else if (!digits()) return false;
-        if (p < end && *p == '.' && (++p, !digits())) return false;
+        if (p < end && *p == '0') {
+            if (++p < end && *p >= '0' && *p <= '9') return fail(simdjson::NUMBER_ERROR);  /* 01 */
+        } else if (!digits()) {
+            return fail(simdjson::NUMBER_ERROR);
+        }
+        if (p < end && *p == '.' && (++p, !digits())) return fail(simdjson::NUMBER_ERROR);
         if (p < end && (*p == 'e' || *p == 'E')) {
             p++;
             if (p < end && (*p == '+' || *p == '-')) p++;
-            if (!digits()) return false;
+            if (!digits()) return fail(simdjson::NUMBER_ERROR);
         }
         return true;
     }
     bool value() {  /* at nesting level depth + 1: simdjson refuses any value deeper than 1024 */
         ws();
-        if (p >= end || depth >= 1024) return false;
+        if (p >= end) return false;
+        if (depth >= 1024) return fail(simdjson::DEPTH_ERROR);
         switch (*p) {
         case '{': return container('}');
         case '[': return container(']');
@@ -139,7 +169,7 @@ struct Strict {
         case 't': return lit("true", 4);
         case 'f': return lit("false", 5);
         case 'n': return lit("null", 4);
-        default: return num();
+        default: return *p == '-' || (*p >= '0' && *p <= '9') ? num() : fail(simdjson::TAPE_ERROR);
         }
     }
     bool container(char close) {
@@ -171,56 +201,44 @@ struct Strict {
 };
 }  // namespace
 
-static int strict_check(const char *buf, size_t len, const char *key, size_t keylen, int *flags)
+/* As mp_json_check, for a document simdjson refused for a number. */
+static int strict_check(const char *buf, size_t len, const char *key, size_t keylen, int *flags, const char **why)
 {
-    if (!simdjson::validate_utf8(buf, len)) return 1;
     Strict s;
     s.p = (const unsigned char *)buf;
     s.end = s.p + len;
     s.key = key;
     s.keylen = keylen;
     s.ws();
-    if (s.p >= s.end || (*s.p != '{' && *s.p != '[')) return 1;
-    if (*s.p == '{') s.flags |= MP_JSON_OBJECT;
-    if (!s.value()) return 1;
-    s.ws();
-    if (s.p != s.end) return 1;
-    *flags = s.flags | MP_JSON_EXOTIC;
-    return 0;
-}
-
-/* What the error chain says of a document simdjson refused: short, and naming the fault. */
-static const char *describe(simdjson::error_code err)
-{
-    switch (err) {
-    case simdjson::UTF8_ERROR: return "not valid UTF-8";
-    case simdjson::EMPTY: return "no JSON text (empty or only whitespace)";
-    case simdjson::TAPE_ERROR: return "not valid JSON: misplaced or missing commas, colons, brackets or braces";
-    case simdjson::STRING_ERROR: return "not valid JSON: bad string (a bad escape or a lone surrogate)";
-    case simdjson::UNESCAPED_CHARS: return "not valid JSON: control character not escaped in a string";
-    case simdjson::UNCLOSED_STRING: return "not valid JSON: string not closed";
-    case simdjson::NUMBER_ERROR:
-    case simdjson::BIGINT_ERROR: return "not valid JSON: bad number";
-    case simdjson::T_ATOM_ERROR:
-    case simdjson::F_ATOM_ERROR:
-    case simdjson::N_ATOM_ERROR: return "not valid JSON: bad literal (true, false or null expected)";
-    case simdjson::DEPTH_ERROR: return "JSON nested deeper than 1024 levels";
-    case simdjson::CAPACITY: return "JSON document too large";
-    default: return simdjson::error_message(err);
+    bool container = s.p < s.end && (*s.p == '{' || *s.p == '[');
+    if (s.p < s.end && *s.p == '{') s.flags |= MP_JSON_OBJECT;
+    if (!simdjson::validate_utf8(buf, len)) s.fault = simdjson::UTF8_ERROR;
+    else if (s.p >= s.end) s.fault = simdjson::EMPTY;
+    else if (s.value() && (s.ws(), s.p == s.end)) {
+        if (!container) {
+            *why = "JSON text must be an object or array";
+            return 2;
+        }
+        *flags = s.flags | MP_JSON_EXOTIC;
+        return 0;
     }
+    *why = describe(s.fault);
+    return 1;
 }
 
 extern "C" int mp_json_check(mp_json *j, const char *buf, size_t len, const char *key, size_t keylen,
                              int *flags, const char **why)
 {
+    *flags = 0;
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) { /* simdjson would skip it and keep it */
+        *why = "not valid JSON: a byte order mark not at the start of the input";
+        return 1;
+    }
     simdjson::dom::element root;
     auto err = j->parser.parse(buf, len, false).get(root);
     int rc = 0;
-    *flags = 0;
     if (err == simdjson::BIGINT_ERROR || err == simdjson::NUMBER_ERROR) {
-        rc = strict_check(buf, len, key, keylen, flags);
-        if (rc)
-            *why = describe(err);
+        rc = strict_check(buf, len, key, keylen, flags, why);
     } else if (err) {
         *why = describe(err);
         rc = 1;

@@ -19,7 +19,8 @@ void mp_json_free(mp_json *j);
 
 /* Validates buf[0:len) (followed by MP_JSON_PADDING readable bytes): UTF-8, syntax, and a top-level
  * object or array. Returns 0 and sets *flags (MP_JSON_*; HAS_KEY tells whether the object already
- * has `key`), or returns nonzero and sets *why to a static description. */
+ * has `key`), or returns nonzero and sets *why to a static description. A leading UTF-8 byte order
+ * mark is refused: the caller strips the one an input may start with. */
 int mp_json_check(mp_json *j, const char *buf, size_t len, const char *key, size_t keylen,
                   int *flags, const char **why);
 

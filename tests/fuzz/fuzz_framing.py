@@ -1,9 +1,11 @@
 """Fuzzing the native framing (message_passing._core) and the JSON decoder and encoder.
 
 `check(data)` is the whole harness, a plain function: tests/test_fuzz_corpus.py calls it for every
-file of tests/fuzz/corpus/framing/, and `python tests/fuzz/fuzz_framing.py [libFuzzer options]
-CORPUS_DIR` runs it under atheris (coverage-guided) with the same corpus. It raises AssertionError
-on a violated invariant, KnownBug on one that tests/fuzz/KNOWN_BUGS.md describes, and nothing else.
+file of tests/fuzz/corpus/framing/ (and `check_document(doc)`, the same checks for one whole
+document, for every file of tests/fuzz/corpus/json_frame/), and `python tests/fuzz/fuzz_framing.py
+[libFuzzer options] CORPUS_DIR` runs it under atheris (coverage-guided) with the same corpus
+(tests/fuzz/run.sh does, with an instrumented core). It raises AssertionError on a violated
+invariant, and nothing else.
 
 An input is one option byte, then a payload:
 
@@ -22,9 +24,10 @@ What is driven, and what must hold:
     written a read at a time (line splitting, CRLF, oversized lines across reads, a last line
     without newline), validating and not.
   - A reference model predicts every record and reject: a frame is accepted iff it is valid
-    UTF-8, RFC 8259 JSON (Python's json with NaN/Infinity and lone surrogates refused), an
-    object or array, nested at most 1024 levels, and not over max_size; an accepted record is
-    the input with the whitespace outside strings removed (so it parses with json.loads as an
+    UTF-8, RFC 8259 JSON (Python's json with NaN/Infinity and lone surrogates refused) after at
+    most one leading byte order mark, an object or array, nested at most 1024 levels (a value
+    inside a container counting one more: simdjson's rule), and not over max_size; an accepted
+    record is the input without the mark and with the whitespace outside strings removed (so it parses with json.loads as an
     object or array and has no whitespace outside strings); with a topic, an object without the
     key gets "key":"topic" first and is otherwise unchanged. A reject keeps a prefix of its
     input, at most 4096 bytes for an oversized one, the whole input otherwise, with its size.
@@ -40,11 +43,17 @@ What is driven, and what must hold:
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # Under atheris: its libFuzzer must be loaded before the core, so that a core built with
+    # -fsanitize=fuzzer-no-link (run.sh does) finds it and reports its coverage.
+    import atheris  # noqa: F401
+
 import contextlib
 import fcntl
 import json
 import math
 import os
+import re
 import sys
 
 import zmq
@@ -68,12 +77,11 @@ REASONS = {
     "not valid JSON: bad number", "not valid JSON: bad literal (true, false or null expected)",
     "JSON nested deeper than 1024 levels", "JSON document too large",
     "JSON text must be an object or array",
+    "not valid JSON: a byte order mark not at the start of the input",
 }
 SIZE_REASON = "message larger than max_message_size"
 
-
-class KnownBug(Exception):
-    """A violation that tests/fuzz/KNOWN_BUGS.md describes; args[0] is its name."""
+BOM = b"\xef\xbb\xbf"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,29 +97,31 @@ def recursion_room(n: int = 5000):
         sys.setrecursionlimit(old)
 
 
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?$)|[^"]+', re.S)
+_PARTS = re.compile(rb"[\[\]{}]|[^\[\]{},: \t\n\r]+")
+
+
 def scan(b: bytes) -> tuple[int, bytes]:
-    """(deepest nesting, the text with whitespace outside strings removed), for any bytes."""
+    """(deepest nesting, the text with whitespace outside strings removed), for any bytes: a string
+    runs from a quote to the next quote not escaped by a backslash, or to the end. A value's level
+    is one more than the containers around it: 1024 empty arrays nest 1024 deep, 1023 around a 1 too."""
     depth = deepest = 0
-    out = bytearray()
-    i, n = 0, len(b)
-    while i < n:
-        c = b[i]
-        if c == 0x22:  # a string, copied as it is
-            j = i + 1
-            while j < n and b[j] != 0x22:
-                j += 2 if b[j] == 0x5C else 1
-            out += b[i:j + 1]
-            i = j + 1
+    out = []
+    for m in _TOKENS.finditer(b):
+        t = m.group()
+        if t[0] == 0x22:
+            out.append(t)
+            deepest = max(deepest, depth + 1)
             continue
-        if c in b"[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif c in b"]}":
-            depth -= 1
-        if c not in WS:
-            out.append(c)
-        i += 1
-    return deepest, bytes(out)
+        out.append(t.translate(None, WS))
+        for c in _PARTS.findall(t):
+            if c == b"]" or c == b"}":
+                depth -= 1
+                continue
+            deepest = max(deepest, depth + 1)  # a value: a container or a scalar
+            if c == b"[" or c == b"{":
+                depth += 1
+    return deepest, b"".join(out)
 
 
 def _no_constant(name):
@@ -141,6 +151,8 @@ class Ref:
 
     def __init__(self, b: bytes):
         self.ok, self.why, self.pairs, self.value, self.minified = False, None, None, None, None
+        if b.startswith(BOM):
+            b = b[3:]
         self.depth, minified = scan(b)
         try:
             text = b.decode("utf-8")  # strict: surrogates and overlong forms are refused
@@ -184,10 +196,6 @@ def topic_text(topic: bytes) -> str:
         return "".join(chr(c) if c < 0x80 else "\\x%02x" % c for c in topic)
 
 
-def needs_escape(key: str) -> bool:
-    return any(ch in '"\\' or ord(ch) < 0x20 for ch in key)
-
-
 def expect_frame(b: bytes, validate: bool, max_size: int, key: str | None, topic: bytes | None):
     """("record", bytes-or-None, Ref) or ("reject", reason-or-None, None) for one frame. For a
     record with a topic inserted, the bytes are None (the check is on the parsed pairs)."""
@@ -197,7 +205,7 @@ def expect_frame(b: bytes, validate: bool, max_size: int, key: str | None, topic
         return ("record", b, None)
     r = Ref(b)
     if not r.ok:
-        return ("reject", "not valid UTF-8" if r.why == "not valid UTF-8" else None, r)
+        return ("reject", None, r)
     if key and topic and r.is_object() and not r.has_key(key):
         return ("record", None, r)
     return ("record", r.minified, r)
@@ -210,26 +218,10 @@ def no_ws_outside_strings(rec: bytes) -> bool:
     return scan(rec)[1] == rec
 
 
-def topic_inserted(rec: bytes, want: bytes, key: str, topic: bytes) -> bool:
-    """Whether `rec` is the object `want` with "key":"topic" put first."""
-    prefix = b'{"' + key.encode() + b'":'
-    rest = want[1:] if want == b"{}" else b"," + want[1:]
-    if not (rec.startswith(prefix) and rec.endswith(rest)):
-        return False
-    try:
-        return json.loads(rec[len(prefix):len(rec) - len(rest)]) == topic_text(topic)
-    except ValueError:
-        return False
-
-
 def check_record(rec: bytes, exp, key, topic, where):
     _, want, r = exp
     if want is not None:
-        if rec != want:
-            if key and topic and r is not None and r.has_key(key) and topic_inserted(rec, want, key, topic) \
-                    and b'"' + key.encode() + b'":' not in want:  # the key is there, but escaped
-                raise KnownBug("strict-escaped-key")
-            raise AssertionError(f"{where}: record {rec[:200]!r} != expected {want[:200]!r}")
+        assert rec == want, f"{where}: record {rec[:200]!r} != expected {want[:200]!r}"
         return
     # an object that gets the topic first
     assert no_ws_outside_strings(rec), f"{where}: whitespace outside strings in {rec[:200]!r}"
@@ -237,13 +229,9 @@ def check_record(rec: bytes, exp, key, topic, where):
         with recursion_room():
             got = json.loads(rec.decode("utf-8"), object_pairs_hook=list)
     except (ValueError, UnicodeDecodeError) as e:
-        if needs_escape(key):
-            raise KnownBug("topic-field-unescaped") from None
         raise AssertionError(f"{where}: record with topic is not JSON ({e}): {rec[:200]!r}") from None
     with recursion_room():
         right = isinstance(got, list) and got and got[0] == (key, topic_text(topic)) and got[1:] == r.pairs
-    if not right and needs_escape(key):
-        raise KnownBug("topic-field-unescaped")
     assert right, f"{where}: topic not put first, or members changed, in {rec[:200]!r} (key {key!r}, " \
         f"topic {topic!r})"
 
@@ -258,8 +246,9 @@ def check_reject(rej, frame: bytes, exp, where):
     else:
         assert kept == frame, f"{where}: a refused input is not kept whole"
         assert why in REASONS, f"{where}: unknown reason {why!r}"
-    if exp[1] is not None:
-        assert why == exp[1], f"{where}: reason {why!r}, expected {exp[1]!r}"
+    if exp[1] == SIZE_REASON:
+        assert why == SIZE_REASON, f"{where}: reason {why!r}, expected {exp[1]!r}"
+    # otherwise any of the input's faults may be named
 
 
 def check_sequence(frames, expects, records, rejects, key, topics, where):
@@ -493,70 +482,47 @@ def drive_lines(chunks, validate, max_size):
             os.close(w)
 
 
-def split_lines(chunks, max_size, buggy):
-    """The lines LineSource should give, as (line, oversized?, size): ideally (a line is its bytes
-    without \\n and one final \\r; empty lines are skipped), or as the known bug crlf-oversize-
-    boundary does it (a \\r read in an earlier read than its \\n is counted in the size of a line
-    that became oversized)."""
+def split_lines(chunks, max_size):
+    """The lines LineSource should give, as (line, oversized?, size): a line is its bytes without
+    \\n and one final \\r (however the reads split them); empty lines are skipped."""
     text = b"".join(chunks)
-    ends, pos = set(), 0
-    for c in chunks:
-        pos += len(c)
-        ends.add(pos)
     lines, s = [], 0
     while s < len(text):
         e = text.find(b"\n", s)
-        last = e < 0
-        if last:
+        if e < 0:
             e = len(text)
-        raw = text[s:e]
-        line = raw[:-1] if raw.endswith(b"\r") else raw
-        size = len(line)
-        over = max_size and size > max_size
-        if buggy and max_size:
-            read_ends = [b for b in ends if s < b <= e]
-            if any(b - s > max_size for b in read_ends):  # skipped while it streamed by
-                over = True
-                if raw.endswith(b"\r") and max(read_ends) == e:
-                    size = len(raw)
+        line = text[s:e]
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        over = bool(max_size) and len(line) > max_size
         if line or over:
-            lines.append((line, bool(over), size, raw if buggy else line))
+            lines.append((line, over, len(line)))
         s = e + 1
     return lines
 
 
 def check_lines(chunks, validate, max_size, records, rejects, where):
-    def compare(buggy):
-        ri = ji = 0
-        for i, (line, over, size, prefix_of) in enumerate(split_lines(chunks, max_size, buggy)):
-            w = f"{where} line {i}"
-            if over:
-                assert ji < len(rejects), f"{w}: oversized line not rejected"
-                kept, rsize, why = rejects[ji]
-                assert why == SIZE_REASON and rsize == size, f"{w}: reject {why!r} size {rsize} != {size}"
-                assert kept and prefix_of.startswith(kept) and len(kept) <= KEEP, f"{w}: bad kept part"
-                ji += 1
-                continue
-            exp = expect_frame(line, validate, 0, None, None)
-            if exp[0] == "record":
-                assert ri < len(records), f"{w}: line not accepted: {line[:200]!r}"
-                check_record(records[ri], exp, None, None, w)
-                ri += 1
-            else:
-                assert ji < len(rejects), f"{w}: line should be rejected: {line[:200]!r}"
-                check_reject(rejects[ji], line, exp, w)
-                ji += 1
-        assert ri == len(records) and ji == len(rejects), \
-            f"{where}: {len(records) - ri} records, {len(rejects) - ji} rejects more than lines"
-
-    try:
-        compare(False)
-    except AssertionError as ideal:
-        try:
-            compare(True)
-        except AssertionError:
-            raise ideal from None
-        raise KnownBug("crlf-oversize-boundary") from None
+    ri = ji = 0
+    for i, (line, over, size) in enumerate(split_lines(chunks, max_size)):
+        w = f"{where} line {i}"
+        if over:
+            assert ji < len(rejects), f"{w}: oversized line not rejected"
+            kept, rsize, why = rejects[ji]
+            assert why == SIZE_REASON and rsize == size, f"{w}: reject {why!r} size {rsize} != {size}"
+            assert kept and line.startswith(kept) and len(kept) <= KEEP, f"{w}: bad kept part"
+            ji += 1
+            continue
+        exp = expect_frame(line, validate, 0, None, None)
+        if exp[0] == "record":
+            assert ri < len(records), f"{w}: line not accepted: {line[:200]!r}"
+            check_record(records[ri], exp, None, None, w)
+            ri += 1
+        else:
+            assert ji < len(rejects), f"{w}: line should be rejected: {line[:200]!r}"
+            check_reject(rejects[ji], line, exp, w)
+            ji += 1
+    assert ri == len(records) and ji == len(rejects), \
+        f"{where}: {len(records) - ri} records, {len(rejects) - ji} rejects more than lines"
 
 
 def check_decode_one(frame: bytes, exp):
@@ -573,40 +539,34 @@ def check_decode_one(frame: bytes, exp):
 
 
 def check_encode_bytes(frame: bytes, exp):
-    enc = _encoders[0]
     try:
-        out = enc.encode(frame)
+        out = _encoders[0].encode(frame)
     except ValueError:
         assert exp[0] == "reject", f"JSONEncoder.encode refused bytes {frame[:200]!r}"
         return
-    assert exp[0] == "record" and out == frame, f"JSONEncoder.encode passed {frame[:200]!r}"
+    assert exp[0] == "record" and out == exp[1], f"JSONEncoder.encode({frame[:200]!r}) gave {out[:200]!r}"
 
 
 # ---------------------------------------------------------------------------------------------
 
-def check(data: bytes) -> None:
-    """The harness: every invariant above, for one input. Raises AssertionError or KnownBug."""
-    if not data:
-        return
-    max_size, key, mode, payload, messages = parse(data)
-    known = []
-    all_frames = [f for m in messages for f in m][:MAX_FRAMES]
-
-    # Source.add, validating (no topic: add has none) and not
+def _check_add(frames, max_size, key) -> None:
+    """Source.add, validating (no topic: add has none) and not; the batch's views and codecs."""
     for validate in (True, False):
-        batch = drive_add(all_frames, validate, max_size, key)
-        expects = [expect_frame(f, validate, max_size, key, None) for f in all_frames]
+        batch = drive_add(frames, validate, max_size, key)
+        expects = [expect_frame(f, validate, max_size, key, None) for f in frames]
         records = batch.messages()
-        check_sequence(all_frames, expects, records, batch.rejects(), key, [None] * len(all_frames),
+        check_sequence(frames, expects, records, batch.rejects(), key, [None] * len(frames),
                        f"Source(validate={validate}).add")
         if validate:
             check_batch(batch, records, "Source.add batch")
-            for f in all_frames[:20]:
+            for f in frames[:20]:
                 exp = expect_frame(f, True, 0, None, None)
                 check_decode_one(f, exp)
                 check_encode_bytes(f, exp)
 
-    # ZeroMQ multipart messages: topics
+
+def _check_zmq(messages, max_size, key) -> None:
+    """ZeroMQ multipart messages (topics) through a ZmqSource."""
     msgs, n = [], 0
     for m in messages:
         if n >= MAX_FRAMES:
@@ -615,50 +575,62 @@ def check(data: bytes) -> None:
         n += len(m)
     frames, topics, records, rejects, batches = drive_zmq(msgs, max_size, key)
     expects = [expect_frame(f, True, max_size, key, t) for f, t in zip(frames, topics)]
-    try:
-        check_sequence(frames, expects, records, rejects, key, topics, "ZmqSource")
-        for batch, recs in batches:
-            check_batch(batch, recs, "ZmqSource batch")
-    except KnownBug as e:
-        known.append(e.args[0])
+    check_sequence(frames, expects, records, rejects, key, topics, "ZmqSource")
+    for batch, recs in batches:
+        check_batch(batch, recs, "ZmqSource batch")
 
-    # lines from a pipe, read a chunk at a time
+
+def _check_lines(chunks, max_size) -> None:
+    """Lines from a pipe, written (and so read) a chunk at a time."""
+    if sum(map(len, chunks)) > 1 << 20:
+        return
+    for validate in (True, False):
+        records, rejects, batches = drive_lines(chunks, validate, max_size)
+        check_lines(chunks, validate, max_size, records, rejects, f"LineSource(validate={validate})")
+        if validate:
+            for batch, recs in batches:
+                check_batch(batch, recs, "LineSource batch")
+
+
+def check(data: bytes) -> None:
+    """The harness: every invariant above, for one input (the format in this module's doc)."""
+    if not data:
+        return
+    max_size, key, mode, payload, messages = parse(data)
+    _check_add([f for m in messages for f in m][:MAX_FRAMES], max_size, key)
+    _check_zmq(messages, max_size, key)
     parts = [p for m in payload.split(MSG_SEP) for p in m.split(FRAME_SEP)]
-    chunks = boundaries(parts, mode)
-    if sum(map(len, chunks)) <= 1 << 20:
-        for validate in (True, False):
-            records, rejects, batches = drive_lines(chunks, validate, max_size)
-            try:
-                check_lines(chunks, validate, max_size, records, rejects, f"LineSource(validate={validate})")
-            except KnownBug as e:
-                known.append(e.args[0])
-            if validate:
-                for batch, recs in batches:
-                    check_batch(batch, recs, "LineSource batch")
-    if known:
-        raise KnownBug(*sorted(set(known)))
+    _check_lines(boundaries(parts, mode), max_size)
+
+
+def check_document(doc: bytes) -> None:
+    """One document (a file of the json_frame corpus, whole) through the core as Python drives
+    it: Source.add validating and not, decode and encode, and as the message of a two-frame
+    ZeroMQ message with topic "t" (topic_field "topic")."""
+    _check_add([doc], 0, "topic")
+    _check_zmq([[b"t", doc]], 0, "topic")
 
 
 def main() -> None:
     import atheris
 
-    known_seen = set()
-    strict = os.environ.get("MP_FUZZ_STRICT", "") not in ("", "0")
+    # Coverage feedback from Python: the codecs and the harness's model (not its byte loops).
+    # The Cython core gives none unless it was built with -fsanitize=fuzzer-no-link (run.sh does).
+    import message_passing.codecs.json as codec
+    import message_passing.errors as errs
 
-    def one(data: bytes) -> None:
-        try:
-            check(data)
-        except KnownBug as e:
-            if strict:
-                raise
-            new = set(e.args) - known_seen
-            if new:
-                known_seen.update(new)
-                print(f"\n=== fuzz_framing: known bug {', '.join(sorted(new))} (not a crash; "
-                      f"MP_FUZZ_STRICT=1 makes it one): {data[:300]!r}", file=sys.stderr, flush=True)
-
-    atheris.instrument_all()  # the harness's model, the codecs, json: coverage feedback from Python
-    atheris.Setup(sys.argv, one)
+    for f in (codec.JSONDecoder.decode, codec.JSONDecoder.decode_batch, codec.JSONEncoder.encode,
+              codec.JSONEncoder._already_json, codec.JSONEncoder.encode_batch, errs.as_text, errs.exc_text):
+        atheris.instrument_func(f)
+    for name, f in list(globals().items()):
+        if callable(f) and getattr(f, "__module__", None) == __name__ and hasattr(f, "__code__") \
+                and name not in ("main", "scan", "nesting", "no_inf", "_has_surrogate", "recursion_room"):
+            atheris.instrument_func(f)
+    argv = list(sys.argv)
+    if os.environ.get("MP_FUZZ_ARGV0"):
+        # libFuzzer runs argv[0] again for -merge: an executable (run.sh's wrapper), not this file
+        argv[0] = os.environ["MP_FUZZ_ARGV0"]
+    atheris.Setup(argv, check)
     atheris.Fuzz()
 
 

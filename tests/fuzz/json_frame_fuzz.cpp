@@ -9,18 +9,19 @@
 //
 // The whole fuzz input is the document (so corpus files are plain JSON, or not). Every input is
 // checked against an independent reference validator written here (RFC 8259, UTF-8 per RFC 3629,
-// numbers of any magnitude, nesting up to 1024 levels, a top-level object or array):
+// numbers of any magnitude, nesting up to 1024 levels where a value counts one level more than the
+// containers around it (simdjson's rule), a top-level object or array; no byte order mark: the core
+// strips one before calling mp_json_check):
 //   - mp_json_check accepts   <=> the reference accepts; flags (OBJECT, EMPTY, HAS_KEY) agree with it;
 //   - strict_check accepts    <=> the reference accepts, with the same flags (plus EXOTIC);
 //   - a refusal gives a reason; rc 2 (not an object or array) only for a valid scalar document;
 //   - for an accepted document, mp_json_minify gives exactly the reference minification (whitespace
 //     outside strings removed), which is accepted again with the same flags, and minifies to itself;
 //   - mp_json_compact == 1  =>  mp_json_minify returns the input unchanged;
-//   - mp_utf8_valid agrees with the reference UTF-8 decoder.
+//   - mp_utf8_valid agrees with the reference UTF-8 decoder;
+//   - what lies in the padding (the input's own bytes, or bytes that look like more JSON) changes
+//     nothing: the same result, reason, flags, minified text and compact verdict.
 // HAS_KEY is checked for the key "topic" and for the (unescaped) last top-level key of the document.
-//
-// Known bugs (see tests/fuzz/KNOWN_BUGS.md) are reported on stderr once and not treated as crashes,
-// unless MP_FUZZ_STRICT=1 is set in the environment.
 #include "json_frame.cpp"
 
 #include <cstdint>
@@ -72,13 +73,12 @@ static void put_utf8(std::string &o, uint32_t cp)
 }
 
 struct Result {
-    bool valid = false;      // a JSON text (any root), valid UTF-8, nesting <= 1024
+    bool valid = false;      // a JSON text (any root), valid UTF-8, no value deeper than 1024
     bool container = false;  // its root is an object or an array
     bool object = false;
     bool empty_object = false;
     int max_depth = 0;
     std::vector<std::string> top_keys;      // unescaped
-    std::vector<bool> top_key_escaped;      // written with a backslash
     std::string minified;
 };
 
@@ -138,8 +138,8 @@ class Parser {
         i_ += 4;
         return true;
     }
-    // A string; its unescaped UTF-8 in *dec; *escaped if it holds a backslash.
-    bool string(std::string *dec, bool *escaped)
+    // A string; its unescaped UTF-8 in *dec.
+    bool string(std::string *dec)
     {
         size_t start = i_;
         if (!(i_ < n_ && s_[i_] == '"')) return false;
@@ -150,7 +150,6 @@ class Parser {
             if (c == '"') { i_++; break; }
             if (c < 0x20) return false;
             if (c != '\\') { if (dec) *dec += (char)c; i_++; continue; }
-            if (escaped) *escaped = true;
             i_++;
             if (i_ >= n_) return false;
             c = s_[i_++];
@@ -213,12 +212,10 @@ class Parser {
         skip_ws();
         if (i_ >= n_) return false;
         uint8_t c = s_[i_];
-        if (c == '{' || c == '[') {
-            if (depth + 1 > 1024) return false;
-            if (depth + 1 > max_depth_) max_depth_ = depth + 1;
-            return c == '{' ? object(depth + 1) : array(depth + 1);
-        }
-        if (c == '"') return string(nullptr, nullptr);
+        if (depth + 1 > 1024) return false;  // this value's level
+        if (depth + 1 > max_depth_) max_depth_ = depth + 1;
+        if (c == '{' || c == '[') return c == '{' ? object(depth + 1) : array(depth + 1);
+        if (c == '"') return string(nullptr);
         if (c == 't') return word("true");
         if (c == 'f') return word("false");
         if (c == 'n') return word("null");
@@ -247,12 +244,8 @@ class Parser {
         for (;;) {
             skip_ws();
             std::string key;
-            bool escaped = false;
-            if (!string(&key, &escaped)) return false;
-            if (depth == 1) {
-                res_->top_keys.push_back(key);
-                res_->top_key_escaped.push_back(escaped);
-            }
+            if (!string(&key)) return false;
+            if (depth == 1) res_->top_keys.push_back(key);
             skip_ws();
             if (!eat(':')) return false;
             if (!value(depth)) return false;
@@ -265,13 +258,11 @@ class Parser {
 
 }  // namespace ref
 
-static bool g_strict = false;  // MP_FUZZ_STRICT=1: known bugs are crashes too
 static mp_json *g_json = nullptr;
-static unsigned long g_known[8];
 
-static void dump(const char *what, const uint8_t *data, size_t size)
+static void dump(const char *kind, const char *what, const uint8_t *data, size_t size)
 {
-    fprintf(stderr, "\n=== json_frame_fuzz invariant violated: %s\n=== input (%zu bytes): ", what, size);
+    fprintf(stderr, "\n=== json_frame_fuzz: %s%s\n=== input (%zu bytes): ", kind, what, size);
     for (size_t i = 0; i < size && i < 512; i++) {
         uint8_t c = data[i];
         if (c >= 0x20 && c < 0x7f && c != '\\') fputc(c, stderr);
@@ -283,21 +274,10 @@ static void dump(const char *what, const uint8_t *data, size_t size)
 #define CHECK(cond, what)                                                                    \
     do {                                                                                     \
         if (!(cond)) {                                                                       \
-            dump(what, data, size);                                                          \
+            dump("invariant violated: ", what, data, size);                                  \
             abort();                                                                         \
         }                                                                                    \
     } while (0)
-
-// A violation that matches a known bug: said once per bug, a crash only with MP_FUZZ_STRICT=1.
-static bool known(int id, const char *name, const uint8_t *data, size_t size)
-{
-    if (g_strict) return false;
-    if (g_known[id]++ == 0) {
-        fprintf(stderr, "\n=== json_frame_fuzz: known bug %s (not a crash; MP_FUZZ_STRICT=1 makes it one)\n", name);
-        dump(name, data, size);
-    }
-    return true;
-}
 
 // A buffer holding `n` bytes followed by MP_JSON_PADDING readable bytes of `fill`.
 struct Padded {
@@ -325,8 +305,6 @@ static const int FLAG_MASK = MP_JSON_OBJECT | MP_JSON_EMPTY | MP_JSON_HAS_KEY;
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***)
 {
-    const char *e = getenv("MP_FUZZ_STRICT");
-    g_strict = e && *e && *e != '0';
     g_json = mp_json_new();
     if (!g_json) abort();
     // The parser gives back what a huge document made it grow to: exercise that path once.
@@ -345,6 +323,8 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***)
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     Padded in(data, size, data, size);
+    static const uint8_t junk[] = "1e\"a]} ,\\u0\xff\x00\tx:";  // padding that looks like more JSON
+    Padded in2(data, size, junk, sizeof junk - 1);
     ref::Result r = ref::Parser(data, size).run();
     bool expect = r.valid && r.container;
 
@@ -358,39 +338,37 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int flags = -1;
         const char *why = nullptr;
         int rc = mp_json_check(g_json, in.p(), size, key.data(), key.size(), &flags, &why);
+        {  // what lies in the padding makes no difference
+            int flags2 = -1;
+            const char *why2 = nullptr;
+            int rc2 = mp_json_check(g_json, in2.p(), size, key.data(), key.size(), &flags2, &why2);
+            CHECK(rc2 == rc && (rc ? why2 == why : flags2 == flags), "the padding's content changes mp_json_check");
+        }
         CHECK((rc == 0) == expect, expect ? "mp_json_check refused a valid object/array"
                                           : "mp_json_check accepted what is not a valid object/array");
         int sflags = -1;
-        int src = strict_check(in.p(), size, key.data(), key.size(), &sflags);
+        const char *swhy = nullptr;
+        int src = strict_check(in.p(), size, key.data(), key.size(), &sflags, &swhy);
         CHECK((src == 0) == expect, expect ? "strict_check refused a valid object/array"
                                            : "strict_check accepted what is not a valid object/array");
+        CHECK(src == 0 || (swhy && *swhy), "a strict refusal without a reason");
+        CHECK(src != 2 || (r.valid && !r.container), "strict rc 2 (not an object or array) for an invalid text");
+        CHECK(src == 2 || !(r.valid && !r.container), "a valid scalar text without strict rc 2");
         if (rc) {
             CHECK(why != nullptr && *why, "a refusal without a reason");
             CHECK(rc == 1 || rc == 2, "mp_json_check returned an unknown code");
             if (rc == 2) CHECK(r.valid && !r.container, "rc 2 (not an object or array) for an invalid text");
             continue;
         }
-        bool has_key = false, has_key_escaped = false;
+        bool has_key = false;  // keys compared unescaped
         for (size_t i = 0; i < r.top_keys.size(); i++)
-            if (!key.empty() && r.top_keys[i] == key) {
-                has_key = true;
-                has_key_escaped |= r.top_key_escaped[i];
-            }
+            has_key |= !key.empty() && r.top_keys[i] == key;
         int want = (r.object ? MP_JSON_OBJECT : 0) | (r.empty_object ? MP_JSON_EMPTY : 0) |
                    (has_key ? MP_JSON_HAS_KEY : 0);
-        bool exotic = flags & MP_JSON_EXOTIC;
         CHECK((flags & ~(FLAG_MASK | MP_JSON_EXOTIC)) == 0, "mp_json_check set unknown flags");
         CHECK((sflags & MP_JSON_EXOTIC) != 0, "strict_check did not set EXOTIC");
-        // Known bug strict-escaped-key: the strict path compares keys as written, not unescaped.
-        bool kb = has_key && has_key_escaped;
-        if ((flags & FLAG_MASK) != want)
-            CHECK(kb && exotic && (flags & FLAG_MASK) == (want & ~MP_JSON_HAS_KEY) &&
-                      known(0, "strict-escaped-key", data, size),
-                  "mp_json_check flags disagree with the reference");
-        if ((sflags & FLAG_MASK) != want)
-            CHECK(kb && (sflags & FLAG_MASK) == (want & ~MP_JSON_HAS_KEY) &&
-                      known(0, "strict-escaped-key", data, size),
-                  "strict_check flags disagree with the reference");
+        CHECK((flags & FLAG_MASK) == want, "mp_json_check flags disagree with the reference");
+        CHECK((sflags & FLAG_MASK) == want, "strict_check flags disagree with the reference");
         if (first_flags < 0) first_flags = flags;
     }
     if (!expect) {
@@ -401,6 +379,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     std::string m = minify(in.p(), size);
     CHECK(m == r.minified, "mp_json_minify differs from the reference minification");
+    CHECK(minify(in2.p(), size) == m, "the padding's content changes mp_json_minify");
+    CHECK(mp_json_compact(in.p(), size) == mp_json_compact(in2.p(), size), "the padding's content changes mp_json_compact");
     if (mp_json_compact(in.p(), size))
         CHECK(m.size() == size && memcmp(m.data(), data, size) == 0,
               "mp_json_compact said 1 but minifying changes the text");

@@ -86,7 +86,7 @@ FRAMING_SEEDS = [
     opt(topic=1) + b't' + F + b'{"a":1}' + F + b'{"b":2}' + F + b'{"c":3}' + M + b'{"d":4}' + M + b'u' + F + b'{}',
 ]
 
-# Reproducers of the bugs this fuzzing found (tests/fuzz/KNOWN_BUGS.md)
+# Reproducers of the bugs this fuzzing found, all fixed (tests/fuzz/README.md)
 BUG_SEEDS = {
     "framing": {
         "bug-topic-field-unescaped": opt(topic=6) + b't' + F + b'{"a":1}',
@@ -94,9 +94,17 @@ BUG_SEEDS = {
         "bug-strict-escaped-key": opt(topic=1) + b't' + F + b'{"\\u0074opic":1e400}',
         "bug-crlf-oversize-boundary": opt(max_size=3) + b'{"a":1}\r' + F + b'\n[1]\n',
         "bug-crlf-oversize-boundary-eof": opt(max_size=3) + b'{"a":1}\r',
+        "bug-depth-1024-value": opt() + b'[' * DEEP + b'1' + b']' * DEEP + F + b'{"a":' * DEEP + b'{}' + b'}' * DEEP,
+        "bug-encode-bigint-with-inf": opt() + b'{"n":123456789012345678901234567890,"m":[1e999]}',
+        "bug-ubsan-empty-reject": opt(),
+        "bug-bom-accepted": opt(topic=1) + b't' + F + b'\xef\xbb\xbf{"a": 1}' + M + b'\xef\xbb\xbf[1]' + M + b'[2]',
+        "bug-double-bom": opt(topic=1) + b'\xef\xbb\xbf\xef\xbb\xbf{"a":1}' + F + b'\xef\xbb\xbf\xef\xbb\xbf[]',
     },
     "json_frame": {
         "bug-strict-escaped-key": b'{"\\u0074opic":1e400}',
+        "bug-bom-accepted": b'\xef\xbb\xbf{"a": 1}',
+        "bug-depth-1024-value": b'[' * DEEP + b'1' + b']' * DEEP,
+        "bug-double-bom": b'\xef\xbb\xbf\xef\xbb\xbf{"a":1}',
     },
 }
 
