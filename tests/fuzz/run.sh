@@ -9,9 +9,10 @@
 # 2. fuzz_framing.py (atheris) over the Cython core and the codecs, on tests/fuzz/corpus/framing/,
 #    with a copy of the core built with -fsanitize=address,undefined,fuzzer-no-link (native
 #    coverage feedback; ASan and UBSan in the core), under atheris' asan_with_fuzzer.so;
-# 3. new inputs that add coverage are merged into the corpus directories (libFuzzer -merge=1 of
-#    corpus + new inputs into an empty directory: of that minimal set, what the corpus lacks);
-#    a crashing input is copied there too (crash-*), to be kept as a regression test;
+# 3. the corpus directories are minimized with the new inputs (libFuzzer -merge=1 of corpus + new
+#    inputs into an empty directory): the found inputs (named by their hash) become that minimal set,
+#    so the corpus grows only with coverage; seed-*, bug-* and crash-* files are always kept; a
+#    crashing input is copied there (crash-*), to be kept as a regression test;
 # 4. leak checks of the Python-driven part: the corpora replayed round after round in one process
 #    with the installed core (resident memory must stay flat); once under LeakSanitizer with the
 #    instrumented core; once under valgrind --leak-check=full with the installed core. A leak
@@ -189,19 +190,27 @@ done
 # ---- merge into the corpora what a minimal set covering the corpus and the new inputs has and the
 # corpus lacks (libFuzzer -merge=1 into an empty directory; the corpus keeps all its files)
 merge_into() {  # name corpus new fuzzer timeout
-    local name=$1 corpus=$2 new=$3 fuzzer=$4 min=$BUILD/min_$1 f h added=0
+    local name=$1 corpus=$2 new=$3 fuzzer=$4 min=$BUILD/min_$1 f h added=0 removed=0
     rm -rf "$min" && mkdir -p "$min"
     # -use_counters=0: a set covering every edge, not every hit-count bucket of every edge (3x smaller)
     timeout -k 30 "$5" "$fuzzer" -merge=1 -use_counters=0 -max_len="$MAX_LEN" -timeout=120 -rss_limit_mb=8192 \
         "$min" "$corpus" "$new" >"$BUILD/logs/merge_$name.log" 2>&1 ||
         { fail "merging $name (log: $BUILD/logs/merge_$name.log)"; return; }
-    for f in "$corpus"/*; do sha1sum <"$f" | cut -c1-40; done >"$BUILD/hashes_$name"
+    for f in "$min"/*; do [ -e "$f" ] && sha1sum <"$f" | cut -c1-40; done >"$BUILD/min_hashes_$name"
+    : >"$BUILD/named_hashes_$name"
+    for f in "$corpus"/*; do
+        case $(basename "$f") in
+            seed-* | bug-* | crash-*) sha1sum <"$f" | cut -c1-40 >>"$BUILD/named_hashes_$name" ;;
+            *) grep -qx "$(sha1sum <"$f" | cut -c1-40)" "$BUILD/min_hashes_$name" ||
+                { rm -f "$f" && removed=$((removed + 1)); } ;;  # a found input the minimal set does without
+        esac
+    done
     for f in "$min"/*; do
         [ -e "$f" ] || continue
         h=$(sha1sum <"$f" | cut -c1-40)
-        grep -qx "$h" "$BUILD/hashes_$name" || { cp "$f" "$corpus/$h" && added=$((added + 1)); }
+        [ -e "$corpus/$h" ] || grep -qx "$h" "$BUILD/named_hashes_$name" || { cp "$f" "$corpus/$h" && added=$((added + 1)); }
     done
-    echo "    $name: $(ls "$min" | wc -l) inputs cover corpus + new ones; $added of them added to the corpus"
+    echo "    $name: $(ls "$min" | wc -l) inputs cover corpus + new ones; $added added, $removed removed"
 }
 say "merging new inputs into the corpora"
 merge_into json_frame "$CORPUS_J" "$BUILD/new_json_frame" "$BUILD/json_frame_fuzz" 900
