@@ -377,3 +377,7 @@ def test_closed_standard_streams(tmp_path):
     r = subprocess.run(f"{MP} --input STDIN --output STDOUT 2>&-", shell=True, input=b'bad\n{"ok":1}\n',
                        capture_output=True, timeout=30)
     assert (r.returncode, r.stdout) == (0, b'{"ok":1}\n')  # errors had nowhere to go: not into stdout
+    # a closed stdout would take every message unseen: STDOUT refuses to start
+    r = subprocess.run(f"{MP} --input STDIN --output STDOUT >&-", shell=True, input=b'{"ok":1}\n',
+                       capture_output=True, timeout=30)
+    assert (r.returncode, r.stderr) == (1, b"message-passing: STDOUT output: standard output is closed\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import textwrap
 
@@ -25,6 +26,26 @@ def test_file_appends_by_default_and_truncates_when_asked(tmp_path):
     opts = json.dumps({"filename": str(out), "append": False})
     assert run_mp(*args, "--output_options", opts, input=b'{"new":2}\n').returncode == 0
     assert lines(out) == [b'{"new":2}']
+
+
+def test_a_truncated_file_is_written_from_its_new_end_even_without_append(tmp_path):
+    """logrotate's copytruncate empties the file under a running writer: the next line must go at
+    the start, not past the old end (a hole of NUL bytes)."""
+    import subprocess
+
+    from conftest import MP
+
+    out = tmp_path / "out.log"
+    p = subprocess.Popen([MP, "--input", "STDIN", "--output", "File", "--output_options",
+                          json.dumps({"filename": str(out), "append": False})], stdin=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdin.write(b'{"before":1}\n' * 10)
+    p.stdin.flush()
+    assert wait_for(lambda: len(lines(out)) == 10)
+    os.truncate(out, 0)
+    out_data, err = p.communicate(b'{"after":1}\n', timeout=30)
+    assert p.returncode == 0, err
+    assert out.read_bytes() == b'{"after":1}\n'
 
 
 def test_file_relative_path_and_stderr_and_null_outputs(tmp_path):

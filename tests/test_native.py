@@ -157,12 +157,14 @@ MULTIPART = [
     [b"INFO.app", b'{"a":2}'],
     [b"", b'{"a":3}'],
     [b"topic", b'{"a":4}'],
-    [b"t", b'{"a":5}', b'[6]', b'{"topic":"own","a":7}'],  # more frames: each one a message
+    [b"t", b'{"a":5}', b'[6]', b'{"topic":"own","a":7}'],  # one record: the last frame, topic kept
+    [b"t", b"envelope", b'{"a":6}'],
     [b"t2", b"not json"],
+    [b"t3", b"[7]"],  # an array takes no topic
     [b'{"a":8}'],
 ]
 EXPECTED = [{"a": 1}, {"topic": "INFO.app", "a": 2}, {"a": 3}, {"topic": "topic", "a": 4},
-            {"topic": "t", "a": 5}, [6], {"topic": "own", "a": 7}, {"a": 8}]
+            {"topic": "own", "a": 7}, {"topic": "t", "a": 6}, [7], {"a": 8}]
 
 
 @pytest.mark.parametrize("recv_type, send_type", [("SUB", zmq.PUB), ("PULL", zmq.PUSH)])
@@ -184,12 +186,15 @@ def test_multipart_messages(procs, tmp_path, recv_type, send_type):
     finally:
         sock.close(linger=0)
         ctx.term()
-    stop(agg)
+    status, _, _ = stop(agg)
     assert records(out) == EXPECTED
     import json
 
-    (e,) = [json.loads(x) for x in lines(err)[:1]]
+    (e,) = [json.loads(x) for x in lines(err) if x.startswith(b"{")]
     assert e["packed_data"] == "not json"
+    # one record for each ZeroMQ message; the frames between topic and payload are counted
+    exit_line = lines(err)[-1].decode()
+    assert "received=9 rejected=1 ignored_frames=3" in exit_line, exit_line
 
 
 def test_topic_field_option(procs, tmp_path):

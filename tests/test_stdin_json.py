@@ -150,6 +150,12 @@ def test_crlf_blank_lines_are_blank_for_every_decoder():
         assert (r.returncode, r.stdout, errors(r.stderr)) == (0, b'{"c":3}\n', []), codecs
 
 
+def test_an_oversized_message_says_its_size_however_small():
+    r = run_mp(*STDIN_TO_STDOUT, "--input_options", '{"max_message_size":1}', input=b'{"a":1}\n')
+    (e,) = errors(r.stderr)
+    assert (e["packed_data"], e["size"]) == ('{"a":1}', 7) and "max_message_size" in e["exception"]
+
+
 def test_a_byte_order_mark_is_allowed_and_not_passed_on():
     r = run_mp(*STDIN_TO_STDOUT, input=b'\xef\xbb\xbf{"a": 1}\n\xef\xbb\xbf[2]\n\xef\xbb\xbf\xef\xbb\xbf[3]\n')
     assert (r.returncode, r.stdout) == (0, b'{"a":1}\n[2]\n')

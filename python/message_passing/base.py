@@ -15,8 +15,10 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar, Iterator
 
-from . import _core
+from . import _core, signals
 from .options import Option, check_options
+
+DRAIN_MS = 3000  # how long a stopping chain gives a file or pipe output to take what it was writing
 
 
 class Component:
@@ -55,7 +57,10 @@ class Input(Component):
     def counters(self) -> dict[str, int]:
         if self.source is None:
             return {}
-        return {"received": self.source.received, "rejected": self.source.rejected}
+        counters = {"received": self.source.received, "rejected": self.source.rejected}
+        if self.source.ignored_frames:
+            counters["ignored_frames"] = self.source.ignored_frames
+        return counters
 
 
 class Decoder(Component):
@@ -81,10 +86,14 @@ class Output(Component):
     where = ""  # what the output writes to (a path, an endpoint), for messages
 
     def consume(self, message: bytes) -> None:
-        """One message (the error chain's, a tee's) through the core sink."""
-        status = self.sink.write_list([message])
-        while status == _core.INTERRUPTED:  # a signal ran its handler in between
-            status = self.sink.write_on()
+        """One message (the error chain's, a tee's) through the core sink. A blocked reader is
+        waited for as the main output's is; once the chain is stopping, for DRAIN_MS at most."""
+        sig = signals.installed()
+        status = self.sink.write_list([message], DRAIN_MS if sig is not None and sig.stop else -1)
+        while status == _core.INTERRUPTED:  # a signal: see it (its wake-up), then go on
+            if sig is not None:
+                sig.take()
+            status = self.sink.drain(DRAIN_MS) if sig is None or sig.stop else self.sink.write_on()
         if status == _core.FAILED:
             err = self.sink.take_error()
             raise OSError(err, os.strerror(err), self.where or None)

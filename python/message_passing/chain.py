@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 from . import _core
-from .base import call, label
+from .base import DRAIN_MS, call, label
 from .codecs.json import JSONDecoder, JSONEncoder
 from .codecs.null import NullDecoder, NullEncoder
 from .errors import DECODING, ENCODING, DecodingError, ErrorChain, StartError, exc_text, say
@@ -30,7 +30,6 @@ from .signals import Signals, Stopping
 CONTRACT = {"input": "__iter__", "output": "consume", "filter": "filter", "decoder": "decode", "encoder": "encode"}
 NATIVE_INPUTS = ("STDIN", "ZeroMQ")
 NATIVE_OUTPUTS = ("STDOUT", "STDERR", "File", "ZeroMQ", "Null")
-DRAIN_MS = 3000  # how long a stopping chain gives a file or pipe output to take what it was writing
 PYTHON_BATCH = 256  # records a batch hands Python: a slow filter still writes (and stops) soon
 
 

@@ -227,12 +227,15 @@ def _daemonize():
 
 def _open_standard_streams() -> None:
     """A closed 0, 1 or 2 would be taken by the next file we open, and written to as if it were
-    stdin, stdout or stderr: give it /dev/null."""
+    stdin, stdout or stderr: give it /dev/null (and an output meant for it refuses to start)."""
+    from .outputs.stdout import closed_at_start
+
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)
         except OSError:
             os.open(os.devnull, os.O_RDWR)  # takes the lowest free descriptor: this one
+            closed_at_start.add(fd)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     if forced is not None:
         note = " (stopped at once: what was still queued is lost)"
     elif _linger_ran_out(chain, spent):
-        note = " (the linger ran out: messages still queued for a slow peer were not delivered)"
+        note = " (the linger ran out: what was still queued for a connected peer may not all have been delivered)"
     if started:
         say(chain.summary() + note)  # every counter, so that no loss is silent
     if forced is not None:
@@ -300,8 +303,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _linger_ran_out(chain, spent: float) -> bool:
-    """Whether closing took as long as a ZeroMQ output's linger: it gave up on queued messages."""
-    lingers = [o.linger for o in chain.outputs() if getattr(o, "socket", None) is not None and o.linger > 0]
+    """Whether closing took as long as the linger of a ZeroMQ output that had a peer (one that had
+    none says so itself: `undelivered`): it may have given up on queued messages."""
+    lingers = [o.linger for o in chain.outputs() if getattr(o, "socket", None) is not None and o.linger > 0
+               and not getattr(o, "undelivered", 0)]
     return bool(lingers) and spent * 1000 >= 0.9 * max(lingers)
 
 

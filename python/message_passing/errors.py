@@ -8,8 +8,10 @@ chain itself never stops the pipeline: if it cannot write, that is said once on 
 
 from __future__ import annotations
 
+import errno
 import os
 import reprlib
+import select
 import traceback
 from typing import Any
 
@@ -17,6 +19,7 @@ DECODING = "Message::Passing::Exception::Decoding"
 ENCODING = "Message::Passing::Exception::Encoding"
 FILTER = "Message::Passing::Exception::Filter"
 OUTPUT = "Message::Passing::Exception::Output"
+OVERSIZED = "message larger than max_message_size"  # the core's reason: the record says the size
 
 
 class StartError(Exception):
@@ -48,10 +51,11 @@ class ErrorChain:
         self.lost = 0  # records the error chain itself could not write
         self.failed: dict[str, int] = {}  # messages each output written in Python failed to take
         self._said: set = set()
+        self._stuck = False  # its reader took nothing while the chain was stopping: write no more
 
     def decoding(self, data: Any, why: str, size: int | None = None, klass: str = DECODING) -> None:
         record = {"class": klass, "exception": why, "packed_data": as_text(data)}
-        if size is not None and size != len(data):
+        if size is not None and (size != len(data) or why == OVERSIZED):
             record["size"] = size
         self.report(record)
 
@@ -74,6 +78,9 @@ class ErrorChain:
 
     def report(self, record: dict) -> None:
         self.reported += 1
+        if self._stuck:
+            self.lost += 1
+            return
         try:
             self.output.consume(self.encoder.encode(record))
         except Exception as e:
@@ -81,13 +88,18 @@ class ErrorChain:
                 say(f"the error chain cannot write ({exc_text(e, filename=True)}); "
                     "its records are counted, not shown")
             self.lost += 1
+            self._stuck = getattr(e, "errno", None) == errno.ETIMEDOUT
 
 
-def say(text: str) -> None:
-    """One line on stderr (descriptor 2: sys.stderr is None when it was closed at start)."""
+def say(text: str, wait_ms: int = 1000) -> None:
+    """One line on stderr (descriptor 2: sys.stderr is None when it was closed at start), if a
+    reader takes it within wait_ms: a stderr pipe nobody reads must not hold the process."""
     try:
-        os.write(2, f"message-passing: {text}\n".encode(errors="backslashreplace"))
-    except OSError:
+        p = select.poll()
+        p.register(2, select.POLLOUT)
+        if p.poll(wait_ms):
+            os.write(2, f"message-passing: {text}\n".encode(errors="backslashreplace"))
+    except (OSError, InterruptedError):
         pass
 
 

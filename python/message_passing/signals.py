@@ -1,5 +1,5 @@
 """Signals: SIGTERM and SIGINT stop the chain, which then delivers what it queued within each
-output's bound; another one after that, a second or more later, ends the process at once. SIGHUP
+output's bound; another one after that (more than COALESCE later) ends the process at once. SIGHUP
 reopens files; SIGUSR1 prints the counters.
 
 Python runs signal handlers only between bytecodes, so every signal is also written to a wake-up
@@ -14,7 +14,7 @@ import time
 
 from . import _core
 
-COALESCE = 1.0  # s: stop signals this close together are one request (`timeout` sends two at once)
+COALESCE = 0.1  # s: stop signals this close together are one request (`timeout` sends two at once)
 
 
 class Stopping(BaseException):
@@ -27,6 +27,14 @@ class ForcedExit(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
+
+
+_installed: Signals | None = None
+
+
+def installed() -> Signals | None:
+    """The process's signal handling, once the CLI has installed it."""
+    return _installed
 
 
 class Signals:
@@ -43,6 +51,8 @@ class Signals:
         self._first_stop = 0.0
 
     def install(self) -> None:
+        global _installed
+        _installed = self
         signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
         _core.set_wake_fd(self.wake_fd)
         for s in self.STOP:

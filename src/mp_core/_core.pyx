@@ -434,20 +434,22 @@ cdef int wait_ready(void *sock, int fd, long timeout_ms, int *err) noexcept nogi
     return 1 if fds[0].revents else 0
 
 
-# One received frame: of a message of several frames the first is the topic, every later one a
-# message; a frame alone is a message.
+# One received frame. A message is one record: of several frames the first is the topic and the
+# last the payload (frames between, envelopes, are not part of it: counted); a frame alone is the
+# payload.
 cdef void take_frame(source_t *s, batch_t *b, mp_zmq_msg_t *msg) noexcept nogil:
-    cdef int more = mp_zmq.msg_more(msg)
     cdef const char *p = <const char *>mp_zmq.msg_data(msg)
     cdef size_t n = mp_zmq.msg_size(msg)
-    if s.frames == 0 and more:
-        set_topic(s, p, n)
-        s.frames = 1
+    if mp_zmq.msg_more(msg):
+        if s.frames == 0:
+            set_topic(s, p, n)
+        else:
+            s.ignored += 1
+        s.frames += 1
         return
     take(s, b, p, n)
-    s.frames = s.frames + 1 if more else 0
-    if not more:
-        s.topic.len = 0
+    s.frames = 0
+    s.topic.len = 0
 
 
 # Receives what is queued (up to a full batch); with nothing queued, waits for the first message:
@@ -518,52 +520,27 @@ cdef void take_line(source_t *s, batch_t *b, const char *p, size_t n) noexcept n
         take(s, b, p, n)
 
 
-cdef int fd_fill(source_t *s, batch_t *b, int timeout_ms) noexcept nogil:
-    cdef ssize_t got
-    cdef char *p
+# Frames the whole lines of s.pending into b, up to the batch's limit (a Python filter gets
+# batches it can finish soon); keeps the rest, and notes whether whole lines are left in it.
+cdef void frame_lines(source_t *s, batch_t *b) noexcept nogil:
+    cdef char *p = s.pending.p
+    cdef char *end = p + s.pending.len
     cdef char *nl
-    cdef char *end
     cdef size_t rest, k
-    cdef int rc
-    batch_clear(b)
-    if s.eof:
-        return EOF
-    rc = wait_ready(NULL, s.fd, timeout_ms, &s.err)
-    if rc == WAKE:
-        return WAKE
-    if rc < 0:
-        return ERROR
-    if rc == 0:
-        return OK
-    if buf_reserve(&s.pending, READ_CHUNK) < 0:
-        s.err = ENOMEM
-        return ERROR
-    got = read(s.fd, s.pending.p + s.pending.len, READ_CHUNK)
-    if got < 0:
-        if errno == EINTR or errno == EAGAIN:
-            return OK
-        s.err = errno
-        return ERROR
-    if got == 0:  # end of input: the last line may lack its newline
-        s.eof = 1
-        if s.pending.len or s.skipped:
-            take_line(s, b, s.pending.p, s.pending.len)
-        s.pending.len = 0
-        buf_shrink(&s.pending, 0)
-        return EOF
-    s.pending.len += got
-    p = s.pending.p
-    end = p + s.pending.len
+    s.more = 0
     while True:
         nl = <char *>memchr(p, b'\n', end - p)
         if nl == NULL:
+            break
+        if batch_full(b):
+            s.more = 1
             break
         take_line(s, b, p, nl - p)
         p = nl + 1
     rest = end - p
     # a partial line over max_size (not counting a \r that may be its \r\n's) is skipped as it
     # streams by: keep its head, drop the rest
-    if s.skipped or rest - (1 if rest and p[rest - 1] == b'\r' else 0) > s.max_size:
+    if not s.more and (s.skipped or rest - (1 if rest and p[rest - 1] == b'\r' else 0) > s.max_size):
         if s.skipped == 0:
             k = rest if rest < KEEP else KEEP
             s.head.len = 0
@@ -576,7 +553,44 @@ cdef int fd_fill(source_t *s, batch_t *b, int timeout_ms) noexcept nogil:
         rest = 0
     memmove(s.pending.p, p, rest)
     s.pending.len = rest
-    buf_shrink(&s.pending, 2 * READ_CHUNK)
+
+
+cdef int fd_fill(source_t *s, batch_t *b, int timeout_ms) noexcept nogil:
+    cdef ssize_t got
+    cdef int rc
+    batch_clear(b)
+    if s.more:  # whole lines left from the last read: those first, without waiting
+        frame_lines(s, b)
+    else:
+        if s.eof:
+            return EOF
+        rc = wait_ready(NULL, s.fd, timeout_ms, &s.err)
+        if rc == WAKE:
+            return WAKE
+        if rc < 0:
+            return ERROR
+        if rc == 0:
+            return OK
+        if buf_reserve(&s.pending, READ_CHUNK) < 0:
+            s.err = ENOMEM
+            return ERROR
+        got = read(s.fd, s.pending.p + s.pending.len, READ_CHUNK)
+        if got < 0:
+            if errno == EINTR or errno == EAGAIN:
+                return OK
+            s.err = errno
+            return ERROR
+        if got == 0:  # end of input: the last line may lack its newline
+            s.eof = 1
+            if s.pending.len or s.skipped:
+                take_line(s, b, s.pending.p, s.pending.len)
+            s.pending.len = 0
+            buf_shrink(&s.pending, 0)
+            return EOF
+        s.pending.len += got
+        frame_lines(s, b)
+    if not s.more:
+        buf_shrink(&s.pending, 2 * READ_CHUNK)
     if b.oom:
         s.err = ENOMEM
         return ERROR
@@ -618,6 +632,11 @@ cdef class Source:
         return self.s.received
 
     @property
+    def ignored_frames(self):
+        """Frames of multipart messages between the topic and the payload (not part of a record)."""
+        return self.s.ignored
+
+    @property
     def rejected(self):
         return self.s.rejected
 
@@ -644,8 +663,8 @@ cdef class Source:
 
 
 cdef class ZmqSource(Source):
-    """Receives from a ZeroMQ socket (a pyzmq socket's `underlying` address). One frame is one
-    message; of several frames, the first is the topic and each later one a message."""
+    """Receives from a ZeroMQ socket (a pyzmq socket's `underlying` address). One message is one
+    record: of several frames, the first is the topic and the last the payload."""
     cdef object _socket
 
     def __init__(self, socket, **kw):
@@ -662,6 +681,22 @@ cdef class LineSource(Source):
         Source.__init__(self, **kw)
         self.s.fd = fd
         self.s.fill = fd_fill
+
+    @property
+    def unprocessed(self):
+        """Lines read but not yet framed (a stop leaves them): none are lost unseen."""
+        cdef size_t n = 0
+        cdef const char *p = self.s.pending.p
+        cdef const char *end = p + self.s.pending.len
+        cdef const char *nl
+        while p < end:
+            nl = <const char *>memchr(p, b'\n', end - p)
+            if nl == NULL:
+                return n + 1  # a last line without its newline yet
+            if nl > p and not (nl == p + 1 and p[0] == b'\r'):
+                n += 1  # (an empty line is no message)
+            p = nl + 1
+        return n
 
 
 # ---------------------------------------------------------------------------------------------
@@ -690,7 +725,8 @@ cdef long ms_left(double deadline) noexcept nogil:
 
 # Opens k.path; returns 0 or -1 with errno set.
 cdef int open_path(sink_t *k) noexcept nogil:
-    cdef int fd = c_open(k.path, O_WRONLY | O_CREAT | O_CLOEXEC | (O_APPEND if k.append else O_TRUNC),
+    # always O_APPEND: after a copytruncate rotation, writes go to the new end, not past it
+    cdef int fd = c_open(k.path, O_WRONLY | O_CREAT | O_CLOEXEC | O_APPEND | (0 if k.append else O_TRUNC),
                          0o666)
     if fd < 0:
         return -1
@@ -915,11 +951,19 @@ cdef class Sink:
         INTERRUPTED (-2: a signal came; call write_on to go on)."""
         return self._write(batch, -1)
 
-    def write_list(self, records):
-        """Writes a list of records (bytes, without newlines); as `write`."""
+    def write_list(self, records, long timeout_ms=-1):
+        """Writes a list of records (bytes, without newlines); as `write`. With timeout_ms >= 0,
+        what a blocked reader has not taken by then is counted as failed (FAILED, ETIMEDOUT)."""
         batch_clear(&self._own.b)
         for r in records:
             self._own.add(r)
+        return self._write(self._own, now_ms() + timeout_ms if timeout_ms >= 0 else -1)
+
+    def write_one(self, bytes record):
+        """Writes one record (for the logging handler: no list to make per record); as `write`."""
+        batch_clear(&self._own.b)
+        if batch_add(&self._own.b, PyBytes_AS_STRING(record), PyBytes_GET_SIZE(record)) < 0:
+            raise MemoryError()
         return self._write(self._own, -1)
 
     def write_on(self):
@@ -1006,6 +1050,15 @@ cdef class ZmqSink(Sink):
         """Reads the subscriptions that came; returns how many there are."""
         count_subscriptions(&self.k)
         return self.k.subscribers
+
+    def writable(self):
+        """Whether the socket would take a message now (a PUSH: room below the high-water mark)."""
+        cdef mp_zmq_pollitem_t item
+        item.socket = self.k.sock
+        item.fd = 0
+        item.events = MP_ZMQ_POLLOUT
+        item.revents = 0
+        return mp_zmq.poll(&item, 1, 0) > 0
 
     @property
     def peers(self):

@@ -29,6 +29,7 @@ cdef extern from "zmq_api.h" nogil:
     const char *mp_zmq_load()
     int MP_ZMQ_DONTWAIT
     int MP_ZMQ_POLLIN
+    int MP_ZMQ_POLLOUT
     int MP_ZMQ_ETERM
     int MP_ZMQ_EVENT_CONNECTED
     int MP_ZMQ_EVENT_ACCEPTED
@@ -93,6 +94,7 @@ cdef struct source_t:
     buf_t scratch        # a copy of a document being minified
     buf_t topic          # '"key":"topic"' of the multipart message being read
     size_t frames        # frames of that message seen so far
+    uint64_t ignored     # frames between a message's first (topic) and last (payload)
     # ZeroMQ
     void *sock
     # file descriptor (lines)
@@ -102,6 +104,7 @@ cdef struct source_t:
     buf_t head           # start of an oversized line being skipped
     size_t skipped       # bytes of that line so far
     int skipped_cr       # the last of them is a \r (of a \r\n, if a \n comes next)
+    int more             # whole lines wait in pending (the last batch was full)
 
 
 cdef struct sink_t

@@ -34,6 +34,7 @@ const char *mp_zmq_load(void);
 
 #define MP_ZMQ_DONTWAIT 1
 #define MP_ZMQ_POLLIN 1
+#define MP_ZMQ_POLLOUT 2
 #define MP_ZMQ_ETERM (156384712 + 53)
 #define MP_ZMQ_EVENT_CONNECTED 0x0001
 #define MP_ZMQ_EVENT_ACCEPTED 0x0020

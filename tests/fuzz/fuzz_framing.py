@@ -15,8 +15,8 @@ An input is one option byte, then a payload:
             bits 6-7  how LineSource reads the payload: at the markers, in one read,
                       in reads of 1 byte (7 if over 256 bytes), in reads of 13 bytes
     payload: messages separated by 0x1d, each of frames separated by 0x1e (as ZeroMQ multipart:
-             of several frames the first is the topic); for LineSource the markers are removed
-             and mark where a read ends, and the text is lines.
+             of several frames the first is the topic, the last the payload); for LineSource the
+             markers are removed and mark where a read ends, and the text is lines.
 
 What is driven, and what must hold:
   - Source(validate=True and False, max_size, topic_field).add(batch, frame) for every frame;
@@ -400,14 +400,11 @@ def drive_zmq(messages, max_size, key):
     """Sends the messages through an inproc PUSH/PULL pair into a ZmqSource; returns
     (frames taken, their topics, records, rejects, batches)."""
     push, pull = zmq_pair()
-    frames, topics = [], []
-    for m in messages:
-        if len(m) > 1:
-            frames += m[1:]
-            topics += [m[0]] * (len(m) - 1)
-        else:
-            frames += m
-            topics.append(None)
+    frames, topics, ignored = [], [], 0
+    for m in messages:  # one record a message: its last frame, with the first as its topic
+        frames.append(m[-1])
+        topics.append(m[0] if len(m) > 1 else None)
+        ignored += max(0, len(m) - 2)
         push.send_multipart(m, flags=zmq.NOBLOCK)
     src = _core.ZmqSource(pull, validate=True, max_size=max_size, topic_field=key)
     records, rejects, batches = [], [], []
@@ -420,7 +417,8 @@ def drive_zmq(messages, max_size, key):
         records += batch.messages()
         rejects += batch.rejects()
         batches.append((batch, batch.messages()))
-    assert src.received == len(frames), f"ZmqSource received {src.received} of {len(frames)} frames"
+    assert src.received == len(frames), f"ZmqSource received {src.received} of {len(frames)} messages"
+    assert src.ignored_frames == ignored, f"ZmqSource ignored {src.ignored_frames} frames, not {ignored}"
     assert pull.poll(0) == 0, "frames left in the socket"
     return frames, topics, records, rejects, batches
 

@@ -19,3 +19,9 @@ class STDIN(Input):
 
     def open(self) -> None:
         self.source = _core.LineSource(0, validate=self.json_frames, max_size=self.max_message_size)
+
+    def counters(self) -> dict[str, int]:
+        counters = super().counters()
+        if self.source is not None and self.source.unprocessed:
+            counters["unprocessed"] = self.source.unprocessed  # read before a stop, not passed on
+        return counters

@@ -1,8 +1,9 @@
 """ZeroMQ: receives from a SUB (default, subscribed to everything) or PULL socket, in the core.
 
-One frame is one message. Of a message of several frames, the first frame is the topic and every
-later frame a message of its own; the topic is added to each (JSON objects only) under the key
-`topic_field`, unless the object already has that key.
+One ZeroMQ message is one record, whatever its frame count: a frame alone is the payload; of
+several, the first is the topic and the last the payload (frames between are counted as
+`ignored_frames`). The topic is added to the payload (a JSON object) under the key `topic_field`,
+unless the object already has that key.
 """
 
 from __future__ import annotations
