@@ -5,7 +5,7 @@ a class with `filter(message)` returning the message or None; see README.md.
 """
 
 from .base import Decoder, Encoder, Filter, Input, Output
-from .log_handler import ZeroMQHandler
+from .logging import ZeroMQHandler
 from .options import ConfigError, Option
 
 __version__ = "0.1.0"

@@ -1,0 +1,425 @@
+"""Logging from Python applications to an aggregator (`message-passing --input ZeroMQ ...`), as
+Perl applications do through Log::Dispatch::Message::Passing:
+
+    import logging
+    from message_passing.logging import ZeroMQHandler
+
+    logging.getLogger().addHandler(ZeroMQHandler(connect="tcp://127.0.0.1:5558", socket_type="PUSH"))
+
+`ZeroMQHandler` sends each record as one JSON frame (`JSONFormatter` makes it; it also serves any
+other handler). It never blocks and never raises into the application: records the socket has no
+room for are dropped and counted, a record that cannot be made is counted and reported once
+through `handleError`. At close (and so at interpreter exit) what is queued gets up to `linger`
+milliseconds to be delivered. `ZeroMQProcessor` sends structlog's event dicts the same way.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import math
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+import orjson
+import zmq
+
+from . import _core
+from .options import Option, check_options
+from .zmqsocket import SOCKET_OPTIONS, check_endpoint
+
+# Log::Dispatch's level names, which Perl aggregators and their filters know
+LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning", logging.ERROR: "error",
+          logging.CRITICAL: "critical"}
+# the fields every record has; `extra` and dict messages add others but never replace these
+FIXED = frozenset({"message", "level", "name", "@timestamp", "epochtime", "hostname", "pid", "thread", "logger",
+                   "module", "function", "line", "exception", "stack"})
+# what every LogRecord has: anything else on a record came from `extra`
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+
+
+def level_name(levelno: int) -> str:
+    return LEVELS.get(levelno) or logging.getLevelName(levelno).lower()
+
+
+class JSONFormatter(logging.Formatter):
+    """A record as one line of JSON: the original's fields (message, level, name) and @timestamp
+    (ISO 8601, UTC, milliseconds), epochtime, hostname, pid, thread, logger, module, function,
+    line, exception and stack (formatted text, when there are), then the `extra` fields. Values JSON
+    cannot hold are written as their str(); the text is always valid UTF-8."""
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__()
+        self.app_name = name  # the `name` field; the logger's name by default
+        self.hostname = socket.gethostname()
+        self._second = (-1, "")  # the last second formatted, and its text
+
+    def timestamp(self, created: float) -> str:
+        second, text = self._second
+        if second != int(created):
+            second = int(created)
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, text)
+        return f"{text}.{int((created - second) * 1000):03d}Z"
+
+    def document(self, record: logging.LogRecord, message: str | None = None) -> dict[str, Any]:
+        """The record's fields; `message` in place of the record's own (another formatter's text)."""
+        msg = record.msg
+        if message is None:
+            if isinstance(msg, dict) and not record.args:
+                message = msg.get("message", "")
+            else:
+                try:
+                    message = record.getMessage()
+                except Exception as e:  # arguments that do not fit: the record still goes, saying so
+                    message = f"{_text(msg, repr)} % {_text(record.args, repr)} ({type(e).__name__}: {e})"
+        doc: dict[str, Any] = {
+            "message": message,
+            "level": level_name(record.levelno),
+            "name": self.app_name or record.name,
+            "@timestamp": self.timestamp(record.created),
+            "epochtime": record.created,
+            "hostname": self.hostname,
+            "pid": record.process,
+            "thread": record.threadName,
+            "logger": record.name,
+            "module": record.module,
+            "function": record.funcName,
+            "line": record.lineno,
+        }
+        if record.exc_info:
+            if not record.exc_text:
+                record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            doc["exception"] = record.exc_text
+        if record.stack_info:
+            doc["stack"] = self.formatStack(record.stack_info)
+        fields = record.__dict__
+        if fields.keys() - _STANDARD:  # `extra`, in the order given
+            for key, value in fields.items():
+                if key not in _STANDARD and key not in FIXED:
+                    doc.setdefault(key, value)
+        if isinstance(msg, dict) and not record.args:
+            for key, value in msg.items():
+                if key not in FIXED:
+                    doc.setdefault(key, value)
+        return doc
+
+    def encode(self, record: logging.LogRecord, message: str | None = None) -> bytes:
+        return dumps(self.document(record, message))
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.encode(record).decode()
+
+
+def dumps(doc: dict) -> bytes:
+    """Compact JSON of a document whatever it holds: what JSON cannot hold becomes text."""
+    try:
+        return orjson.dumps(doc, default=_text, option=orjson.OPT_NON_STR_KEYS)
+    except (TypeError, ValueError, RecursionError):  # big integers, lone surrogates, odd keys, deep nesting
+        return json.dumps(_plain(doc, 0), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _text(value: Any, show=str) -> str:
+    """str(value) (or repr) as valid UTF-8, whatever its __str__ does."""
+    try:
+        s = value if show is str and isinstance(value, str) else show(value)
+    except Exception:
+        try:
+            s = repr(value)
+        except Exception:
+            s = f"<{type(value).__name__} object that cannot be shown>"
+    return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _plain(value: Any, depth: int) -> Any:
+    """The value made of what json.dumps writes as valid JSON (for orjson's refusals)."""
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return _text(value)
+    if depth > 100:
+        return _text(value)
+    if isinstance(value, dict):
+        return {_text(k): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v, depth + 1) for v in value]
+    return _text(value)
+
+
+# A forked child must not use its parent's sockets: each handler opens its own there.
+_forks = 0
+_abandoned: list = []  # a parent's sockets and contexts, kept (never closed) in its children
+
+
+def _after_fork() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+class ZeroMQHandler(logging.Handler):
+    """Sends each record as one JSON frame on a PUB (default) or PUSH socket, never blocking."""
+
+    options = {
+        **SOCKET_OPTIONS,
+        "socket_type": Option("string", "the kind of socket", "PUB", choices=("PUB", "PUSH")),
+        "linger": Option("integer", "milliseconds to deliver queued records at close (-1: no limit)", 1000,
+                         minimum=-1),
+        "name": Option("string", "the records' `name` field (default: the logger's name)", None),
+    }
+
+    def __init__(self, connect: str | None = None, *, level: int | str = logging.NOTSET, **options: Any) -> None:
+        super().__init__(level)
+        if connect is not None:
+            options["connect"] = connect
+        values = check_options("ZeroMQHandler", self.options, options)
+        self.endpoint = check_endpoint("ZeroMQHandler", values["connect"], values["socket_bind"])
+        self.bind = values["socket_bind"] is not None
+        self.socket_type, self.socket_hwm, self.linger = values["socket_type"], values["socket_hwm"], values["linger"]
+        self.json = JSONFormatter(values["name"])
+        self.setFormatter(self.json)
+        self.failed = 0      # records that could not be made or handed over
+        self._dropped = 0    # records dropped here (no room to wait for a first subscriber; closed)
+        self.undelivered = 0  # sent while no collector was connected, and none came before the end
+        self._sent_before = self._dropped_before = 0  # of a socket closed
+        self._said: set[str] = set()
+        self._waiting: collections.deque = collections.deque()  # for a first subscriber (PUB)
+        self._sink = None
+        self._open()
+
+    # -- counters
+
+    @property
+    def sent(self) -> int:
+        """Records handed to the socket (PUSH: queued for the peer; PUB: to its subscribers)."""
+        return self._sent_before + (self._sink.sent if self._sink is not None else 0)
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped because the socket had no room (the collector down or slow), or because
+        no subscriber came before the handler closed."""
+        return self._dropped_before + self._dropped + (self._sink.dropped if self._sink is not None else 0)
+
+    def counters(self) -> dict[str, int]:
+        return {"sent": self.sent, "dropped": self.dropped, "undelivered": self.undelivered,
+                "waiting": len(self._waiting), "failed": self.failed}
+
+    # -- the socket
+
+    def _open(self) -> None:
+        self._generation = _forks
+        if self.bind and self._sink is not None:
+            # a forked child: the parent holds the endpoint, which the child cannot bind too
+            self._sink = None
+            raise OSError(f"ZeroMQHandler: a process forked from the one that bound {self.endpoint} cannot bind "
+                          f"it too; its records are dropped")
+        # a context of its own: closing it is what waits out the linger, whatever else the
+        # application does with ZeroMQ
+        self._context = _core.Context()
+        pub = self.socket_type == "PUB"
+        sock = zmq.Context.shadow(self._context.address).socket(zmq.XPUB if pub else zmq.PUSH)
+        sock.setsockopt(zmq.SNDHWM, self.socket_hwm)
+        sock.setsockopt(zmq.LINGER, self.linger)
+        if pub:
+            sock.setsockopt(zmq.XPUB_NODROP, 1)  # at the HWM, say so (the record is counted)
+        # collectors coming and going: what is queued while none is there may never be delivered
+        monitor = sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_ACCEPTED | zmq.EVENT_CLOSED
+                                          | zmq.EVENT_DISCONNECTED)
+        try:
+            (sock.bind if self.bind else sock.connect)(self.endpoint)
+        except zmq.ZMQError as e:
+            monitor.close(linger=0)
+            sock.close(linger=0)
+            self._context.term()
+            raise OSError(f"ZeroMQHandler: cannot {'bind' if self.bind else 'connect'} {self.endpoint}: {e}") from None
+        self._socket, self._monitor, self._pub = sock, monitor, pub
+        self._sink = _core.ZmqSink(sock, xpub=pub, monitor=monitor)
+        self._full, self._last_dropped = False, 0  # the last record found no room
+        self._waiting.clear()
+
+    def _reopen_after_fork(self) -> None:
+        # the parent's: closing them here could hang
+        _abandoned.append((self._socket, self._monitor, self._context))
+        self._sent_before = self._dropped_before = 0
+        self._dropped = self.failed = self.undelivered = 0
+        self._sink = self._sink if self.bind else None
+        self._open()
+
+    # -- records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sink = self._sink
+        if self._full and sink is not None and self._generation == _forks and not sink.writable():
+            self._dropped += 1  # still no room (a PUSH at its high-water mark): not worth making the record
+            return
+        try:
+            fmt = self.formatter
+            if isinstance(fmt, JSONFormatter):
+                data = fmt.encode(record)
+            else:  # another formatter's text is the message
+                data = self.json.encode(record, self.format(record))
+        except Exception:
+            self._failed("encode", record)
+            return
+        self._send(data, record)
+
+    def send_document(self, doc: dict) -> None:
+        """Sends a ready document (structlog's events): as emit does, with the same counters."""
+        self.acquire()
+        try:
+            self._send(dumps(doc), None)
+        except Exception:
+            self._failed("encode", None)
+        finally:
+            self.release()
+
+    def _send(self, data: bytes, record: logging.LogRecord | None) -> None:
+        try:
+            if self._generation != _forks:
+                self._reopen_after_fork()
+            sink = self._sink
+            if sink is None:  # closed, or a child that cannot bind
+                self._dropped += 1
+                return
+            if self._pub and not sink.subscribers and not sink.poll_subscribers():
+                if len(self._waiting) < self.socket_hwm or not self.socket_hwm:
+                    self._waiting.append(data)
+                else:
+                    self._dropped += 1
+                return
+            if self._waiting:
+                self._waiting.append(data)
+                sink.write_list(self._waiting)
+                self._waiting.clear()
+            else:
+                sink.write_one(data)
+            dropped = sink.dropped
+            self._full = dropped != self._last_dropped and not self._pub  # (a PUB's room cannot be asked)
+            self._last_dropped = dropped
+        except Exception:
+            self._failed("send", record)
+
+    def _failed(self, what: str, record: logging.LogRecord | None) -> None:
+        """Counted always; said once for each kind of failure, through logging's own path."""
+        self.failed += 1
+        if what not in self._said:
+            self._said.add(what)
+            if record is None:
+                record = logging.LogRecord("message_passing.logging", logging.ERROR, __file__, 0,
+                                           "a structlog event could not be sent", None, None)
+            self.handleError(record)
+
+    # -- the end
+
+    def flush(self) -> None:
+        """Hands records waiting for a first subscriber to the socket, if one has come."""
+        self.acquire()
+        try:
+            if self._waiting and self._sink is not None and self._generation == _forks \
+                    and self._sink.poll_subscribers():
+                self._sink.write_list(self._waiting)
+                self._waiting.clear()
+        except Exception:
+            self._failed("send", None)
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        """Gives what is queued up to `linger` milliseconds to be delivered (records waiting for a
+        first subscriber wait that long for one), then closes the socket. Never hangs longer."""
+        self.acquire()
+        try:
+            if self._sink is not None and self._generation == _forks:
+                self._deliver_and_close()
+        except Exception:
+            self._failed("close", None)
+        finally:
+            self._sink, self._full = None, False
+            self.release()
+            super().close()
+
+    def _deliver_and_close(self) -> None:
+        sink, deadline = self._sink, time.monotonic() + self.linger / 1000
+
+        def waiting() -> float | None:  # milliseconds left in the linger (None: no limit)
+            return None if self.linger < 0 else max(0.0, (deadline - time.monotonic()) * 1000)
+
+        while self._waiting and waiting() != 0:  # for a first subscriber
+            if sink.poll_subscribers():
+                sink.write_list(self._waiting)
+                self._waiting.clear()
+                break
+            self._socket.poll(min(20, waiting() or 20))
+        self._dropped += len(self._waiting)
+        self._waiting.clear()
+        while sink.peers == 0 and sink.unconfirmed and waiting() != 0:  # for a collector to connect
+            self._monitor.poll(min(100, waiting() or 100))
+        if sink.peers == 0 and sink.unconfirmed:  # none came: what was queued for one is lost
+            self.undelivered += sink.unconfirmed
+            self._socket.setsockopt(zmq.LINGER, 0)
+        self._sent_before, self._dropped_before = self.sent, self._dropped_before + sink.dropped
+        self._socket.disable_monitor()
+        self._monitor.close(linger=0)
+        self._socket.close()  # with its linger
+        self._context.term()  # returns when the queue is delivered or the linger runs out
+
+
+class ZeroMQProcessor:
+    """A structlog processor that sends each event dict as a record, by a ZeroMQHandler (given, or
+    made of the options), and passes the event on; with drop=True it ends the chain there.
+
+        structlog.configure(processors=[structlog.processors.add_log_level,
+                                        ZeroMQProcessor(connect="tcp://127.0.0.1:5558", drop=True)])
+
+    The record: `event` is the message; level, the logger's name (structlog's add_log_level,
+    add_logger_name) and the fixed fields as a ZeroMQHandler's; the other keys as they are."""
+
+    def __init__(self, handler: ZeroMQHandler | None = None, *, drop: bool = False, **options: Any) -> None:
+        self.handler = handler if handler is not None else ZeroMQHandler(**options)
+        self.drop = drop
+
+    def __call__(self, logger: Any, method_name: str, event_dict: dict) -> dict:
+        fmt = self.handler.json
+        now = time.time()
+        doc: dict[str, Any] = {
+            "message": _text(event_dict.get("event", "")),
+            "level": _structlog_level(event_dict.get("level", method_name)),
+            "name": fmt.app_name or event_dict.get("logger") or getattr(logger, "name", None) or "structlog",
+            "@timestamp": fmt.timestamp(now),
+            "epochtime": now,
+            "hostname": fmt.hostname,
+            "pid": os.getpid(),
+            "thread": threading.current_thread().name,
+        }
+        exc_info = event_dict.get("exc_info")
+        if exc_info and "exception" not in event_dict:
+            if exc_info is True:
+                import sys
+                exc_info = sys.exc_info()
+            elif isinstance(exc_info, BaseException):
+                exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+            if isinstance(exc_info, tuple) and exc_info[0] is not None:
+                doc["exception"] = fmt.formatException(exc_info)
+        for key, value in event_dict.items():
+            if key not in doc and key not in ("event", "exc_info"):
+                doc[key] = value
+        self.handler.send_document(doc)
+        if self.drop:
+            import structlog
+
+            raise structlog.DropEvent
+        return event_dict
+
+
+def _structlog_level(name: Any) -> str:
+    name = str(name).lower()
+    return {"warn": "warning", "exception": "error", "fatal": "critical", "msg": "info"}.get(name, name)
