@@ -3,12 +3,15 @@ what CI runs, and the original's examples run as written (with free ports and a 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from conftest import BIN, free_port, lines, records, stop, wait_for, wait_listening
 from message_passing.reference import render
@@ -110,24 +113,31 @@ def test_the_filter_examples_work(tmp_path):
     assert r.stdout == b'{"a":1,"tag":"x"}\n', r.stderr
 
 
-def test_the_logging_example_works(tmp_path):
+@pytest.mark.parametrize("block, socket_type", [(0, "SUB"), (1, "PULL")])
+def test_the_logging_examples_work(tmp_path, block, socket_type):
+    """The three lines (PUB, to a SUB aggregator) and the dictConfig (PUSH, to a PULL one): the
+    record arrives with the fields the README shows."""
     import sys
 
-    from conftest import wait_listening
-
-    code = re.findall(r"```python\n(.*?)```", README.split("## Logging from Python")[1], re.S)[0]
+    section = README.split("## Logging from Python")[1].split("\n## ")[0]
+    code = re.findall(r"```python\n(.*?)```", section, re.S)[block]
+    if block == 1:
+        code = "import logging, logging.config\n" + code + 'logging.getLogger("shop").warning("disk %s is %d%% full", "/var", 91)\n'
+    shown = json.loads(re.search(r"arrives as\n\n((?:    .*\n)+)", section).group(1).replace("\n    ", ""))
     port = free_port()
     (tmp_path / "app.py").write_text(code.replace("tcp://127.0.0.1:5558", f"tcp://127.0.0.1:{port}"))
     log = tmp_path / "agg.log"
     agg = subprocess.Popen([str(BIN / "message-passing"), "--input", "ZeroMQ", "--input_options",
-                            f'{{"socket_bind":"tcp://127.0.0.1:{port}"}}', "--output", "File",
-                            "--output_options", f'{{"filename":"{log}"}}'], stderr=subprocess.PIPE)
+                            json.dumps({"socket_bind": f"tcp://127.0.0.1:{port}", "socket_type": socket_type}),
+                            "--output", "File", "--output_options", json.dumps({"filename": str(log)})],
+                           stderr=subprocess.PIPE)
     try:
         assert wait_listening(port)
         r = subprocess.run([sys.executable, str(tmp_path / "app.py")], capture_output=True, timeout=30)
         assert r.returncode == 0 and r.stderr == b""
         assert wait_for(lambda: lines(log))
         (got,) = records(log)
-        assert (got["message"], got["level"], got["name"]) == ("disk /var is 91% full", "warning", "myapp")
+        assert (got["message"], got["level"], got["name"]) == ("disk /var is 91% full", "warning", "shop")
+        assert set(got) == set(shown)
     finally:
         stop(agg)

@@ -189,7 +189,7 @@ class ZeroMQHandler(logging.Handler):
         self.setFormatter(self.json)
         self.failed = 0      # records that could not be made or handed over
         self._dropped = 0    # records dropped here (no room to wait for a first subscriber; closed)
-        self.undelivered = 0  # sent while no collector was connected, and none came before the end
+        self.undelivered = 0  # sent while no collector had ever connected, and none came before the end
         self._sent_before = self._dropped_before = 0  # of a socket closed
         self._said: set[str] = set()
         self._waiting: collections.deque = collections.deque()  # for a first subscriber (PUB)
@@ -231,9 +231,9 @@ class ZeroMQHandler(logging.Handler):
         sock.setsockopt(zmq.LINGER, self.linger)
         if pub:
             sock.setsockopt(zmq.XPUB_NODROP, 1)  # at the HWM, say so (the record is counted)
-        # collectors coming and going: what is queued while none is there may never be delivered
-        monitor = sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_ACCEPTED | zmq.EVENT_CLOSED
-                                          | zmq.EVENT_DISCONNECTED)
+        # whether a collector ever connected: if none did, what was queued is lost at close (read
+        # then only: reading it at every record costs more than the record)
+        monitor = sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_ACCEPTED)
         try:
             (sock.bind if self.bind else sock.connect)(self.endpoint)
         except zmq.ZMQError as e:
@@ -241,8 +241,8 @@ class ZeroMQHandler(logging.Handler):
             sock.close(linger=0)
             self._context.term()
             raise OSError(f"ZeroMQHandler: cannot {'bind' if self.bind else 'connect'} {self.endpoint}: {e}") from None
-        self._socket, self._monitor, self._pub = sock, monitor, pub
-        self._sink = _core.ZmqSink(sock, xpub=pub, monitor=monitor)
+        self._socket, self._monitor, self._pub, self._connected = sock, monitor, pub, False
+        self._sink = _core.ZmqSink(sock, xpub=pub)
         self._full, self._last_dropped = False, 0  # the last record found no room
         self._waiting.clear()
 
@@ -302,9 +302,10 @@ class ZeroMQHandler(logging.Handler):
                 self._waiting.clear()
             else:
                 sink.write_one(data)
-            dropped = sink.dropped
-            self._full = dropped != self._last_dropped and not self._pub  # (a PUB's room cannot be asked)
-            self._last_dropped = dropped
+            if not self._pub:  # (a PUB's room cannot be asked)
+                dropped = sink.dropped
+                self._full = dropped != self._last_dropped
+                self._last_dropped = dropped
         except Exception:
             self._failed("send", record)
 
@@ -347,6 +348,15 @@ class ZeroMQHandler(logging.Handler):
             self.release()
             super().close()
 
+    def _ever_connected(self) -> bool:
+        while not self._connected:
+            try:
+                self._monitor.recv_multipart(zmq.NOBLOCK)  # an event: a connection (only those are watched)
+            except zmq.Again:
+                break
+            self._connected = True
+        return self._connected
+
     def _deliver_and_close(self) -> None:
         sink, deadline = self._sink, time.monotonic() + self.linger / 1000
 
@@ -361,10 +371,10 @@ class ZeroMQHandler(logging.Handler):
             self._socket.poll(min(20, waiting() or 20))
         self._dropped += len(self._waiting)
         self._waiting.clear()
-        while sink.peers == 0 and sink.unconfirmed and waiting() != 0:  # for a collector to connect
+        while sink.sent and not self._ever_connected() and waiting() != 0:  # for a collector to connect
             self._monitor.poll(min(100, waiting() or 100))
-        if sink.peers == 0 and sink.unconfirmed:  # none came: what was queued for one is lost
-            self.undelivered += sink.unconfirmed
+        if sink.sent and not self._ever_connected():  # none came: what was queued for one is lost
+            self.undelivered += sink.sent
             self._socket.setsockopt(zmq.LINGER, 0)
         self._sent_before, self._dropped_before = self.sent, self._dropped_before + sink.dropped
         self._socket.disable_monitor()

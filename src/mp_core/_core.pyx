@@ -857,8 +857,11 @@ cdef int zmq_write(sink_t *k, batch_t *b, double deadline) noexcept nogil:
     if b.n == 0:
         return WRITTEN
     read_monitor(k)
-    if k.xpub:
+    if k.xpub and (k.subscribers == 0 or now_ms() >= k.next_count):
+        # (un)subscriptions read at most every millisecond while there are subscribers: reading
+        # them costs more than a small send
         count_subscriptions(k)
+        k.next_count = now_ms() + 1
         if k.first_wait_ms > 0 and k.subscribers == 0 and deadline < 0:
             # a PUB socket sends only to whom has subscribed: give the first subscriber time to
             # connect and subscribe (once), rather than drop what it would have received

@@ -127,6 +127,7 @@ cdef struct sink_t:
     void *sock
     int xpub
     long subscribers
+    double next_count    # when to read (un)subscriptions again, while there are subscribers
     long first_wait_ms   # before the first send on a PUB socket, wait this long for a subscriber
     double wait_until    # (when that wait ends)
     void *monitor        # the socket's monitor (handshakes, disconnections), or NULL
