@@ -185,3 +185,17 @@ def test_a_slow_python_filter_on_stdin_writes_in_batches_and_stops_soon(tmp_path
     assert written < 3000
     line = [x for x in err.decode().splitlines() if x.startswith("message-passing: input")][0]
     assert f"received={written} " in line and f"unprocessed={3000 - written}" in line, line
+
+
+def test_a_stop_signal_while_the_exit_line_is_written_does_not_cut_it():
+    """Once the chain has stopped, writing the exit line (bounded, even to a blocked stderr) is all
+    that is left: a late stop signal must not raise out of it (it used to, and hang writing its
+    traceback)."""
+    from message_passing.signals import Signals
+
+    s = Signals()
+    s._on_stop(signal.SIGTERM, None)
+    s._first_stop -= 5  # the first came long ago
+    s.ending = True
+    s._on_stop(signal.SIGTERM, None)  # no ForcedExit
+    assert s.stop

@@ -288,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         except ForcedExit as e:
             forced = e.signum
         spent = time.monotonic() - began
+    signals.ending = True  # a signal now must not cut the exit line (it is bounded)
     if pid_file:
         pid_file.remove(started)
     note = ""

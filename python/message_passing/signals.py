@@ -48,6 +48,7 @@ class Signals:
         self.reopen = False
         self.report = False
         self.interrupt_python = False  # raise Stopping from the handler (an input written in Python)
+        self.ending = False  # the exit line is being written: nothing is left to stop
         self._first_stop = 0.0
 
     def install(self) -> None:
@@ -64,7 +65,7 @@ class Signals:
         now = time.monotonic()
         if not self._first_stop:
             self._first_stop = now
-        elif now - self._first_stop > COALESCE:
+        elif now - self._first_stop > COALESCE and not self.ending:
             raise ForcedExit(signum)  # asked again: stop delivering
         self.stop = True
         if self.interrupt_python:

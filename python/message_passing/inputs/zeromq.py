@@ -44,8 +44,9 @@ class ZeroMQ(Input):
         sock.setsockopt(zmq.RCVHWM, self.socket_hwm)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RCVTIMEO, 100)  # the core's blocking wait looks for signals this often
-        # libzmq allocates a whole message before the core sees it: bound that
-        sock.setsockopt(zmq.MAXMSGSIZE, 2 * self.max_message_size)
+        # libzmq allocates a whole message before the core sees it: bound that (never below what
+        # its own handshake needs)
+        sock.setsockopt(zmq.MAXMSGSIZE, max(2 * self.max_message_size, 1 << 20))
         if self.socket_type == "SUB":
             for prefix in self.subscribe:
                 sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
