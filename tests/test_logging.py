@@ -5,6 +5,7 @@ from threads and forked children; with the collector dead, absent or late; at in
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -121,7 +122,8 @@ def test_bad_options_raise_at_configuration_naming_the_option(tmp_path):
 
 def test_pub_records_wait_for_the_first_subscriber(procs, tmp_path):
     """The default PUB connects before the aggregator's SUB is there: the first records are kept
-    (up to socket_hwm) until it subscribes, not lost."""
+    (up to socket_hwm) until it subscribes, not lost, and handed over when it does, though the
+    application logs nothing more."""
     out, ep = tmp_path / "out.log", endpoint()
     started = tmp_path / "started"
     script = tmp_path / "pub_app.py"
@@ -137,8 +139,7 @@ def test_pub_records_wait_for_the_first_subscriber(procs, tmp_path):
         pathlib.Path(sys.argv[2]).touch()
         deadline = time.monotonic() + 20
         while h.counters()["waiting"] and time.monotonic() < deadline:
-            time.sleep(0.05)
-            h.flush()
+            time.sleep(0.05)  # idle: no record, no flush
         log.info("late")
         print(h.counters())
     """))
@@ -464,3 +465,100 @@ def test_jsonformatter_serves_any_handler(tmp_path):
     assert r.returncode == 0
     rec = json.loads(r.stdout)
     assert (rec["message"], rec["level"], rec["logger"]) == ("to stdout 1", "warning", "s")
+
+
+@pytest.mark.parametrize("socket_type", ["PUSH", "PUB"])
+def test_multiprocessing_children_deliver_their_records(procs, tmp_path, socket_type):
+    """multiprocessing's forked children end in os._exit, without logging.shutdown: their records
+    are still delivered (the handler closes in the child's exit)."""
+    out = tmp_path / "out.log"
+    ep = collector(procs, out, socket_type="PULL" if socket_type == "PUSH" else "SUB")
+    r = app(tmp_path, """
+        import logging, multiprocessing, sys
+        from message_passing.logging import ZeroMQHandler
+        log = logging.getLogger("m")
+        log.addHandler(ZeroMQHandler(connect=sys.argv[1], socket_type=sys.argv[2], linger=5000))
+
+        def work(k):
+            for i in range(10):
+                log.warning("child %d %d", k, i)
+
+        if __name__ == "__main__":
+            ps = [multiprocessing.get_context("fork").Process(target=work, args=(k,)) for k in range(4)]
+            for p in ps:
+                p.start()
+            for p in ps:
+                p.join()
+                assert p.exitcode == 0
+            log.warning("parent done")
+    """, ep, socket_type)
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+    assert wait_for(lambda: len(lines(out)) == 41, 30), len(lines(out))
+
+
+def test_close_never_takes_longer_than_the_linger(tmp_path):
+    """A PUB whose peer connected but never subscribes (a stopped aggregator, any TCP listener):
+    the record waits for a subscriber the whole linger, and close() ends then, not a linger later."""
+    import socket as socket_
+
+    with socket_.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        r = app(tmp_path, """
+            import logging, sys, time
+            from message_passing.logging import ZeroMQHandler
+            h = ZeroMQHandler(connect=sys.argv[1], linger=2000)
+            log = logging.getLogger("c")
+            log.addHandler(h)
+            log.warning("nobody subscribes")
+            t = time.monotonic()
+            h.close()
+            print(f"{time.monotonic() - t:.2f}", h.counters()["dropped"])
+        """, f"tcp://127.0.0.1:{listener.getsockname()[1]}")
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+    took, dropped = r.stdout.split()
+    assert float(took) < 3.5 and dropped == b"1"  # the linger (2 s), not twice it
+
+
+def test_binding_an_ipc_path_in_use_is_refused(procs, tmp_path):
+    from message_passing.errors import StartError
+    from message_passing.logging import ZeroMQHandler
+
+    path = tmp_path / "live.sock"
+    procs.append(mp("--input", "ZeroMQ", "--input_options", opts(socket_bind=f"ipc://{path}", socket_type="PULL"),
+                    "--output", "Null"))
+    assert wait_for(path.exists)
+    with pytest.raises(StartError, match="cannot bind"):
+        ZeroMQHandler(socket_bind=f"ipc://{path}", socket_type="PUSH")
+
+
+def test_a_handler_dropped_without_close_frees_its_threads():
+    import gc
+
+    from message_passing.logging import ZeroMQHandler
+
+    def threads_and_fds():
+        return len(os.listdir("/proc/self/task")), len(os.listdir("/proc/self/fd"))
+
+    before = threads_and_fds()
+    for _ in range(20):
+        ZeroMQHandler(connect=endpoint(), socket_type="PUSH")  # each has a context: 2 threads
+    gc.collect()
+    assert wait_for(lambda: threads_and_fds() <= (before[0], before[1] + 2)), (before, threads_and_fds())
+
+
+def test_structlog_event_renamed_to_message(procs, tmp_path):
+    pytest.importorskip("structlog")
+    out = tmp_path / "out.log"
+    ep = collector(procs, out)
+    r = app(tmp_path, """
+        import sys, structlog
+        from message_passing.logging import ZeroMQProcessor
+        structlog.configure(processors=[structlog.processors.EventRenamer("message"),
+                                        ZeroMQProcessor(connect=sys.argv[1], socket_type="PUSH", drop=True)])
+        structlog.get_logger().info("renamed event", k=1)
+    """, ep)
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+    assert wait_for(lambda: len(lines(out)) == 1)
+    (rec,) = records(out)
+    assert (rec["message"], rec["k"]) == ("renamed event", 1)

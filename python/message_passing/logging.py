@@ -21,8 +21,10 @@ import logging
 import math
 import os
 import socket
+import sys
 import threading
 import time
+import weakref
 from typing import Any
 
 import orjson
@@ -30,7 +32,7 @@ import zmq
 
 from . import _core
 from .options import Option, check_options
-from .zmqsocket import SOCKET_OPTIONS, check_endpoint
+from .zmqsocket import SOCKET_OPTIONS, attach, check_endpoint
 
 # Log::Dispatch's level names, which Perl aggregators and their filters know
 LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning", logging.ERROR: "error",
@@ -166,6 +168,15 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
+def _discard(pid: int, sock, monitor, context) -> None:
+    """A handler dropped without close(): free its socket and context (not in a forked child,
+    where they are its parent's)."""
+    if os.getpid() == pid and not sock.closed:
+        monitor.close(linger=0)
+        sock.close(linger=0)
+        context.term()
+
+
 class ZeroMQHandler(logging.Handler):
     """Sends each record as one JSON frame on a PUB (default) or PUSH socket, never blocking."""
 
@@ -235,13 +246,14 @@ class ZeroMQHandler(logging.Handler):
         # then only: reading it at every record costs more than the record)
         monitor = sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_ACCEPTED)
         try:
-            (sock.bind if self.bind else sock.connect)(self.endpoint)
-        except zmq.ZMQError as e:
+            attach("ZeroMQHandler", sock, self.endpoint, self.bind)  # (refuses an ipc path in use)
+        except Exception:
             monitor.close(linger=0)
-            sock.close(linger=0)
             self._context.term()
-            raise OSError(f"ZeroMQHandler: cannot {'bind' if self.bind else 'connect'} {self.endpoint}: {e}") from None
+            raise
         self._socket, self._monitor, self._pub, self._connected = sock, monitor, pub, False
+        self._flusher = None
+        weakref.finalize(self, _discard, os.getpid(), sock, monitor, self._context).atexit = False
         self._sink = _core.ZmqSink(sock, xpub=pub)
         self._full, self._last_dropped = False, 0  # the last record found no room
         self._waiting.clear()
@@ -252,6 +264,11 @@ class ZeroMQHandler(logging.Handler):
         self._sent_before = self._dropped_before = 0
         self._dropped = self.failed = self.undelivered = 0
         self._sink = self._sink if self.bind else None
+        if "multiprocessing" in sys.modules:
+            # a multiprocessing child ends in os._exit, without logging.shutdown: close there
+            import multiprocessing.util
+
+            multiprocessing.util.Finalize(None, self.close, exitpriority=0)
         self._open()
 
     # -- records
@@ -293,6 +310,10 @@ class ZeroMQHandler(logging.Handler):
             if self._pub and not sink.subscribers and not sink.poll_subscribers():
                 if len(self._waiting) < self.socket_hwm or not self.socket_hwm:
                     self._waiting.append(data)
+                    if self._flusher is None:
+                        self._flusher = threading.Thread(target=self._flush_when_subscribed,
+                                                         name="ZeroMQHandler flusher", daemon=True)
+                        self._flusher.start()
                 else:
                     self._dropped += 1
                 return
@@ -318,6 +339,17 @@ class ZeroMQHandler(logging.Handler):
                 record = logging.LogRecord("message_passing.logging", logging.ERROR, __file__, 0,
                                            "a structlog event could not be sent", None, None)
             self.handleError(record)
+
+    def _flush_when_subscribed(self) -> None:
+        """(A thread, while records wait for a PUB's first subscriber.) Hands them over as soon as
+        one comes, rather than at the next record."""
+        while True:
+            time.sleep(0.02)
+            with self.lock:
+                if not self._waiting or self._sink is None or self._generation != _forks:
+                    self._flusher = None
+                    return
+            self.flush()
 
     # -- the end
 
@@ -373,14 +405,16 @@ class ZeroMQHandler(logging.Handler):
         self._waiting.clear()
         while sink.sent and not self._ever_connected() and waiting() != 0:  # for a collector to connect
             self._monitor.poll(min(100, waiting() or 100))
-        if sink.sent and not self._ever_connected():  # none came: what was queued for one is lost
+        lost = sink.sent and not self._ever_connected()
+        if lost:  # no collector came: what was queued for one is lost
             self.undelivered += sink.sent
-            self._socket.setsockopt(zmq.LINGER, 0)
         self._sent_before, self._dropped_before = self.sent, self._dropped_before + sink.dropped
         self._socket.disable_monitor()
         self._monitor.close(linger=0)
-        self._socket.close()  # with its linger
-        self._context.term()  # returns when the queue is delivered or the linger runs out
+        # what is left of the linger, so that the whole close never takes longer
+        self._socket.close(linger=0 if lost else -1 if self.linger < 0 else int(waiting()))
+        while not self._context.term(True):  # until delivered or given up
+            pass  # a signal came: its Python handler has run (Ctrl-C raises here)
 
 
 class ZeroMQProcessor:
@@ -401,7 +435,7 @@ class ZeroMQProcessor:
         fmt = self.handler.json
         now = time.time()
         doc: dict[str, Any] = {
-            "message": _text(event_dict.get("event", "")),
+            "message": _text(event_dict.get("event", event_dict.get("message", ""))),  # (EventRenamer)
             "level": _structlog_level(event_dict.get("level", method_name)),
             "name": fmt.app_name or event_dict.get("logger") or getattr(logger, "name", None) or "structlog",
             "@timestamp": fmt.timestamp(now),

@@ -1143,9 +1143,10 @@ cdef class Context:
     def address(self):
         return <size_t>self.ctx
 
-    def term(self):
+    def term(self, bint any_signal=False):
         """Waits until every socket is closed and has delivered or given up (its linger); returns
-        False if a signal came first (call again to go on waiting)."""
+        False if a signal came first (the CLI's wake-up, or with any_signal any one: an
+        application's Ctrl-C), to call again to go on waiting."""
         cdef int rc, e
         if self.ctx == NULL:
             return True
@@ -1153,7 +1154,7 @@ cdef class Context:
             while True:
                 rc = mp_zmq.ctx_term(self.ctx)
                 e = mp_zmq.zerrno() if rc < 0 else 0
-                if rc == 0 or e != EINTR or woken():
+                if rc == 0 or e != EINTR or any_signal or woken():
                     break
         if rc == 0 or e != EINTR:
             self.ctx = NULL
