@@ -256,6 +256,7 @@ class ZeroMQHandler(logging.Handler):
         weakref.finalize(self, _discard, os.getpid(), sock, monitor, self._context).atexit = False
         self._sink = _core.ZmqSink(sock, xpub=pub)
         self._full, self._last_dropped = False, 0  # the last record found no room
+        self._streaming = False  # a PUB with a subscriber and no record waiting
         self._waiting.clear()
 
     def _reopen_after_fork(self) -> None:
@@ -264,6 +265,7 @@ class ZeroMQHandler(logging.Handler):
         self._sent_before = self._dropped_before = 0
         self._dropped = self.failed = self.undelivered = 0
         self._sink = self._sink if self.bind else None
+        self._streaming = False
         if "multiprocessing" in sys.modules:
             # a multiprocessing child ends in os._exit, without logging.shutdown: close there
             import multiprocessing.util
@@ -286,6 +288,12 @@ class ZeroMQHandler(logging.Handler):
                 data = self.json.encode(record, self.format(record))
         except Exception:
             self._failed("encode", record)
+            return
+        if self._streaming and self._generation == _forks:  # the common case, made short
+            try:
+                self._sink.write_one(data)
+            except Exception:
+                self._failed("send", record)
             return
         self._send(data, record)
 
@@ -327,6 +335,8 @@ class ZeroMQHandler(logging.Handler):
                 dropped = sink.dropped
                 self._full = dropped != self._last_dropped
                 self._last_dropped = dropped
+            else:  # subscribed, nothing waiting: emit can go straight to the socket
+                self._streaming = True
         except Exception:
             self._failed("send", record)
 
@@ -376,7 +386,7 @@ class ZeroMQHandler(logging.Handler):
         except Exception:
             self._failed("close", None)
         finally:
-            self._sink, self._full = None, False
+            self._sink, self._full, self._streaming = None, False, False
             self.release()
             super().close()
 

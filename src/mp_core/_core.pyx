@@ -967,6 +967,10 @@ cdef class Sink:
         batch_clear(&self._own.b)
         if batch_add(&self._own.b, PyBytes_AS_STRING(record), PyBytes_GET_SIZE(record)) < 0:
             raise MemoryError()
+        if self.k.write == zmq_write and self.k.first_wait_ms == 0:
+            # one send that never waits: releasing the GIL for it would cost more than the send
+            self._batch = self._own
+            return sink_write(&self.k, &self._own.b, -1)
         return self._write(self._own, -1)
 
     def write_on(self):
