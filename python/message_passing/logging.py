@@ -7,16 +7,15 @@ Perl applications do through Log::Dispatch::Message::Passing:
     logging.getLogger().addHandler(ZeroMQHandler(connect="tcp://127.0.0.1:5558", socket_type="PUSH"))
 
 `ZeroMQHandler` sends each record as one JSON frame (`JSONFormatter` makes it; it also serves any
-other handler), handing records to the socket a batch at a time (or within a millisecond): waking
-libzmq's I/O thread costs more than a record. It never blocks and never raises into the
-application: records the socket has no room for are dropped and counted, a record that cannot be
-made is counted and reported once through `handleError`. At close (and so at interpreter exit)
-what is queued gets up to `linger` milliseconds to be delivered. `ZeroMQProcessor` sends
-structlog's event dicts the same way.
+other handler). It never blocks and never raises into the application: records the socket has no
+room for are dropped and counted, a record that cannot be made is counted and reported once
+through `handleError`. At close (and so at interpreter exit) what is queued gets up to `linger`
+milliseconds to be delivered. `ZeroMQProcessor` sends structlog's event dicts the same way.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import math
@@ -156,8 +155,6 @@ def _plain(value: Any, depth: int) -> Any:
     return _text(value)
 
 
-BATCH = 64  # records handed to the socket at once (or the queue within a millisecond)
-
 # A forked child must not use its parent's sockets: each handler opens its own there.
 _forks = 0
 _abandoned: list = []  # a parent's sockets and contexts, kept (never closed) in its children
@@ -206,7 +203,7 @@ class ZeroMQHandler(logging.Handler):
         self.undelivered = 0  # sent while no collector had ever connected, and none came before the end
         self._sent_before = self._dropped_before = 0  # of a socket closed
         self._said: set[str] = set()
-        self._queue: list = []  # records not yet handed to the socket
+        self._waiting: collections.deque = collections.deque()  # for a first subscriber (PUB)
         self._sink = None
         self._open()
 
@@ -225,7 +222,7 @@ class ZeroMQHandler(logging.Handler):
 
     def counters(self) -> dict[str, int]:
         return {"sent": self.sent, "dropped": self.dropped, "undelivered": self.undelivered,
-                "waiting": len(self._queue), "failed": self.failed}
+                "waiting": len(self._waiting), "failed": self.failed}
 
     # -- the socket
 
@@ -255,11 +252,12 @@ class ZeroMQHandler(logging.Handler):
             self._context.term()
             raise
         self._socket, self._monitor, self._pub, self._connected = sock, monitor, pub, False
-        self._flusher, self._wake = None, threading.Event()
+        self._flusher = None
         weakref.finalize(self, _discard, os.getpid(), sock, monitor, self._context).atexit = False
         self._sink = _core.ZmqSink(sock, xpub=pub)
         self._full, self._last_dropped = False, 0  # the last record found no room
-        self._queue.clear()
+        self._streaming = False  # a PUB with a subscriber and no record waiting
+        self._waiting.clear()
 
     def _reopen_after_fork(self) -> None:
         # the parent's: closing them here could hang
@@ -267,6 +265,7 @@ class ZeroMQHandler(logging.Handler):
         self._sent_before = self._dropped_before = 0
         self._dropped = self.failed = self.undelivered = 0
         self._sink = self._sink if self.bind else None
+        self._streaming = False
         if "multiprocessing" in sys.modules:
             # a multiprocessing child ends in os._exit, without logging.shutdown: close there
             import multiprocessing.util
@@ -290,6 +289,12 @@ class ZeroMQHandler(logging.Handler):
         except Exception:
             self._failed("encode", record)
             return
+        if self._streaming and self._generation == _forks:  # the common case, made short
+            try:
+                self._sink.write_one(data)
+            except Exception:
+                self._failed("send", record)
+            return
         self._send(data, record)
 
     def send_document(self, doc: dict) -> None:
@@ -303,47 +308,37 @@ class ZeroMQHandler(logging.Handler):
             self.release()
 
     def _send(self, data: bytes, record: logging.LogRecord | None) -> None:
-        """Queues the record; the queue goes to the socket BATCH records at a time, or within
-        a millisecond (the flusher thread): one wake-up of libzmq's I/O thread for many records,
-        which costs more than a record."""
         try:
             if self._generation != _forks:
                 self._reopen_after_fork()
-            if self._sink is None:  # closed, or a child that cannot bind
+            sink = self._sink
+            if sink is None:  # closed, or a child that cannot bind
                 self._dropped += 1
                 return
-            queue = self._queue
-            if len(queue) >= self.socket_hwm > 0 and not self._hand_over():
-                self._dropped += 1  # a PUB with no subscriber yet keeps socket_hwm records, no more
+            if self._pub and not sink.subscribers and not sink.poll_subscribers():
+                if len(self._waiting) < self.socket_hwm or not self.socket_hwm:
+                    self._waiting.append(data)
+                    if self._flusher is None:
+                        self._flusher = threading.Thread(target=self._flush_when_subscribed,
+                                                         name="ZeroMQHandler flusher", daemon=True)
+                        self._flusher.start()
+                else:
+                    self._dropped += 1
                 return
-            queue.append(data)
-            if len(queue) >= BATCH:
-                self._hand_over()
-            elif len(queue) == 1:  # the flusher has a record to hand over soon
-                self._wake.set()
-                if self._flusher is None:
-                    self._flusher = threading.Thread(target=self._flush_soon, name="ZeroMQHandler flusher",
-                                                     daemon=True)
-                    self._flusher.start()
+            if self._waiting:
+                self._waiting.append(data)
+                sink.write_list(self._waiting)
+                self._waiting.clear()
+            else:
+                sink.write_one(data)
+            if not self._pub:  # (a PUB's room cannot be asked)
+                dropped = sink.dropped
+                self._full = dropped != self._last_dropped
+                self._last_dropped = dropped
+            else:  # subscribed, nothing waiting: emit can go straight to the socket
+                self._streaming = True
         except Exception:
             self._failed("send", record)
-
-    def _hand_over(self) -> bool:
-        """(Under the lock.) Gives the queue to the socket, unless a PUB has no subscriber yet."""
-        sink = self._sink
-        if self._pub and not sink.subscribers and not sink.poll_subscribers():
-            return False
-        queue = self._queue
-        if len(queue) == 1:
-            sink.write_one(queue[0])
-        elif queue:
-            sink.write_list(queue)
-        queue.clear()
-        if not self._pub:  # (a PUB's room cannot be asked)
-            dropped = sink.dropped
-            self._full = dropped != self._last_dropped
-            self._last_dropped = dropped
-        return True
 
     def _failed(self, what: str, record: logging.LogRecord | None) -> None:
         """Counted always; said once for each kind of failure, through logging's own path."""
@@ -355,36 +350,27 @@ class ZeroMQHandler(logging.Handler):
                                            "a structlog event could not be sent", None, None)
             self.handleError(record)
 
-    def _flush_soon(self) -> None:
-        """(A thread, while records come.) Hands the queue over a millisecond after its first
-        record (every 20 ms, while a PUB waits for its first subscriber); sleeps while none comes,
-        and ends after a minute of that."""
-        while self._wake.wait(60):
-            time.sleep(0.001)  # let records gather
+    def _flush_when_subscribed(self) -> None:
+        """(A thread, while records wait for a PUB's first subscriber.) Hands them over as soon as
+        one comes, rather than at the next record."""
+        while True:
+            time.sleep(0.02)
             with self.lock:
-                if self._sink is None or self._generation != _forks:
-                    break
-                try:
-                    handed = self._hand_over()
-                except Exception:
-                    self._failed("send", None)
-                    handed = True
-                if handed:
-                    self._wake.clear()
-            if not handed:
-                time.sleep(0.02)  # a PUB waiting for its first subscriber: look again soon
-        with self.lock:
-            if self._flusher is threading.current_thread():
-                self._flusher = None
+                if not self._waiting or self._sink is None or self._generation != _forks:
+                    self._flusher = None
+                    return
+            self.flush()
 
     # -- the end
 
     def flush(self) -> None:
-        """Hands what is queued to the socket (a PUB: if a subscriber has come)."""
+        """Hands records waiting for a first subscriber to the socket, if one has come."""
         self.acquire()
         try:
-            if self._queue and self._sink is not None and self._generation == _forks:
-                self._hand_over()
+            if self._waiting and self._sink is not None and self._generation == _forks \
+                    and self._sink.poll_subscribers():
+                self._sink.write_list(self._waiting)
+                self._waiting.clear()
         except Exception:
             self._failed("send", None)
         finally:
@@ -400,8 +386,7 @@ class ZeroMQHandler(logging.Handler):
         except Exception:
             self._failed("close", None)
         finally:
-            self._sink, self._full = None, False
-            self._wake.set()  # the flusher, if any, sees the handler closed and ends
+            self._sink, self._full, self._streaming = None, False, False
             self.release()
             super().close()
 
@@ -420,12 +405,14 @@ class ZeroMQHandler(logging.Handler):
         def waiting() -> float | None:  # milliseconds left in the linger (None: no limit)
             return None if self.linger < 0 else max(0.0, (deadline - time.monotonic()) * 1000)
 
-        while self._queue and waiting() != 0:  # (a PUB: for a first subscriber)
-            if self._hand_over():
+        while self._waiting and waiting() != 0:  # for a first subscriber
+            if sink.poll_subscribers():
+                sink.write_list(self._waiting)
+                self._waiting.clear()
                 break
             self._socket.poll(min(20, waiting() or 20))
-        self._dropped += len(self._queue)
-        self._queue.clear()
+        self._dropped += len(self._waiting)
+        self._waiting.clear()
         while sink.sent and not self._ever_connected() and waiting() != 0:  # for a collector to connect
             self._monitor.poll(min(100, waiting() or 100))
         lost = sink.sent and not self._ever_connected()
