@@ -467,10 +467,10 @@ def test_jsonformatter_serves_any_handler(tmp_path):
     assert (rec["message"], rec["level"], rec["logger"]) == ("to stdout 1", "warning", "s")
 
 
-@pytest.mark.parametrize("socket_type", ["PUSH", "PUB"])
-def test_multiprocessing_children_deliver_their_records(procs, tmp_path, socket_type):
-    """multiprocessing's forked children end in os._exit, without logging.shutdown: their records
-    are still delivered (the handler closes in the child's exit)."""
+@pytest.mark.parametrize("socket_type, method", [("PUSH", "fork"), ("PUB", "fork"), ("PUSH", "forkserver")])
+def test_multiprocessing_children_deliver_their_records(procs, tmp_path, socket_type, method):
+    """multiprocessing's children end in os._exit, without logging.shutdown: their records are
+    still delivered (the handler, inherited or made in the child, closes in the child's exit)."""
     out = tmp_path / "out.log"
     ep = collector(procs, out, socket_type="PULL" if socket_type == "PUSH" else "SUB")
     r = app(tmp_path, """
@@ -484,14 +484,14 @@ def test_multiprocessing_children_deliver_their_records(procs, tmp_path, socket_
                 log.warning("child %d %d", k, i)
 
         if __name__ == "__main__":
-            ps = [multiprocessing.get_context("fork").Process(target=work, args=(k,)) for k in range(4)]
+            ps = [multiprocessing.get_context(sys.argv[3]).Process(target=work, args=(k,)) for k in range(4)]
             for p in ps:
                 p.start()
             for p in ps:
                 p.join()
                 assert p.exitcode == 0
             log.warning("parent done")
-    """, ep, socket_type)
+    """, ep, socket_type, method)
     assert r.returncode == 0 and r.stderr == b"", r.stderr
     assert wait_for(lambda: len(lines(out)) == 41, 30), len(lines(out))
 

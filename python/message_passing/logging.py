@@ -168,6 +168,12 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
+def _close_at_child_exit(handler: logging.Handler) -> None:
+    import multiprocessing.util
+
+    multiprocessing.util.Finalize(None, handler.close, exitpriority=0)
+
+
 def _discard(pid: int, sock, monitor, context) -> None:
     """A handler dropped without close(): free its socket and context (not in a forked child,
     where they are its parent's)."""
@@ -253,6 +259,15 @@ class ZeroMQHandler(logging.Handler):
             raise
         self._socket, self._monitor, self._pub, self._connected = sock, monitor, pub, False
         self._flusher = None
+        if "multiprocessing" in sys.modules:
+            # a multiprocessing child ends in os._exit, without logging.shutdown: close there,
+            # whether the handler was made before the child started (inherited, or made as its
+            # main module was imported) or in it
+            import multiprocessing.util
+
+            multiprocessing.util.register_after_fork(self, _close_at_child_exit)
+            if multiprocessing.parent_process() is not None:
+                _close_at_child_exit(self)
         weakref.finalize(self, _discard, os.getpid(), sock, monitor, self._context).atexit = False
         self._sink = _core.ZmqSink(sock, xpub=pub)
         self._full, self._last_dropped = False, 0  # the last record found no room
@@ -266,11 +281,6 @@ class ZeroMQHandler(logging.Handler):
         self._dropped = self.failed = self.undelivered = 0
         self._sink = self._sink if self.bind else None
         self._streaming = False
-        if "multiprocessing" in sys.modules:
-            # a multiprocessing child ends in os._exit, without logging.shutdown: close there
-            import multiprocessing.util
-
-            multiprocessing.util.Finalize(None, self.close, exitpriority=0)
         self._open()
 
     # -- records
