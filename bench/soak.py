@@ -47,7 +47,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -55,7 +54,20 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench import RESULTS, count_lines, find_libzmq, free_port, machine, tail, versions  # noqa: E402
+from bench import (  # noqa: E402
+    RESULTS,
+    RunFailed,
+    children,
+    count_lines,
+    find_libzmq,
+    free_port,
+    machine,
+    spawn,
+    stop,
+    tail,
+    versions,
+    wait_listening,
+)
 
 CONFIGS = {
     "native": ("message-passing ZeroMQ(SUB) -> File, errors -> File (the core moves every message)", []),
@@ -76,44 +88,9 @@ DRAIN_TIMEOUT = 120.0     # s at most to wait for that after the sender is done
 MIB = 1024 * 1024
 TCK = os.sysconf("SC_CLK_TCK")
 
-children: list[subprocess.Popen] = []
 
-
-class SoakFailed(Exception):
-    pass
-
-
-# -- processes ----------------------------------------------------------------------------------
-
-def spawn(argv, **kw) -> subprocess.Popen:
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, **kw)
-    children.append(p)
-    return p
-
-
-def stop(p: subprocess.Popen) -> None:
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(STOP_TIMEOUT)
-    if p in children:
-        children.remove(p)
-
-
-def wait_listening(port: int, proc: subprocess.Popen, log: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SoakFailed(f"aggregator exited ({proc.returncode}) before listening: {tail(log)}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SoakFailed(f"aggregator not listening on port {port} after {START_TIMEOUT:.0f} s")
+class SoakFailed(RunFailed):
+    """(bench.py's spawn, stop and wait_listening, shared here, raise RunFailed.)"""
 
 
 def read_json(path: str) -> dict | None:
@@ -564,7 +541,7 @@ def main() -> int:
             record(args, st, duration, rows, results, failures, ok, rest_mean, rest_max, others)
             print(f"recorded in {RESULTS}")
         return 0 if ok else 1
-    except SoakFailed as e:
+    except RunFailed as e:
         print(f"\nFAIL: {e}", flush=True)
         return 1
     finally:
