@@ -562,3 +562,148 @@ def test_structlog_event_renamed_to_message(procs, tmp_path):
     assert wait_for(lambda: len(lines(out)) == 1)
     (rec,) = records(out)
     assert (rec["message"], rec["k"]) == ("renamed event", 1)
+
+
+def test_records_of_an_idle_application_go_within_milliseconds_and_errors_at_once(procs, tmp_path):
+    """Records are handed to the socket a batch at a time: a few records of an application that
+    then sits idle still arrive (the flusher, within GATHER), and an ERROR record goes at once,
+    with the records queued before it."""
+    out = tmp_path / "out.log"
+    ep = collector(procs, out)
+    script = tmp_path / "idle_app.py"
+    script.write_text(textwrap.dedent("""
+        import logging, sys, time
+        from message_passing.logging import ZeroMQHandler
+        h = ZeroMQHandler(connect=sys.argv[1], socket_type="PUSH")
+        log = logging.getLogger("idle")
+        log.setLevel(logging.INFO)
+        log.addHandler(h)
+        log.info("one")
+        log.info("two")
+        log.error("three")
+        print(len(h._queue), flush=True)  # the error took the queue with it
+        time.sleep(60)
+    """))
+    p = subprocess.Popen([sys.executable, str(script), ep], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    procs.append(p)
+    assert p.stdout.readline() == b"0\n"
+    assert wait_for(lambda: len(lines(out)) == 3, 10)
+    assert [g["message"] for g in records(out)] == ["one", "two", "three"]
+    p.kill()
+
+
+@pytest.mark.parametrize("socket_type", ["PUSH", "PUB"])
+def test_a_signal_handler_that_logs_loses_and_repeats_nothing(procs, tmp_path, socket_type):
+    """A signal handler that logs runs in the middle of the handler's own work (queueing, handing
+    a batch over): every record arrives exactly once, in each one's order."""
+    out = tmp_path / "out.log"
+    ep = collector(procs, out, socket_type="SUB" if socket_type == "PUB" else "PULL")
+    r = app(tmp_path, """
+        import logging, signal, sys, time
+        from message_passing.logging import ZeroMQHandler
+        h = ZeroMQHandler(connect=sys.argv[1], socket_type=sys.argv[2], socket_hwm=0, linger=10000)
+        log = logging.getLogger("s")
+        log.setLevel(logging.INFO)
+        log.addHandler(h)
+        deadline = time.monotonic() + 20
+        while sys.argv[2] == "PUB" and not h._sink.poll_subscribers() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        n = 0
+        def on_alarm(*_):
+            global n
+            n += 1
+            log.info("signal", extra={"i": n})
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, 0.0002, 0.0002)
+        for i in range(30000):
+            log.info("main", extra={"i": i})
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        h.close()
+        print(n, h.sent, h.dropped, h.failed)
+    """, ep, socket_type)
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+    n, sent, dropped, failed = map(int, r.stdout.split())
+    assert n > 100 and (sent, dropped, failed) == (30000 + n, 0, 0)
+    assert wait_for(lambda: len(lines(out)) == 30000 + n, 30)
+    got = records(out)
+    assert [g["i"] for g in got if g["message"] == "main"] == list(range(30000))
+    # (signal handlers nest: a later one can log first)
+    assert sorted(g["i"] for g in got if g["message"] == "signal") == list(range(1, n + 1))
+
+
+def test_a_signal_handler_that_closes_the_handler_mid_record(procs, tmp_path):
+    """close() from a signal handler, whatever the handler was doing (queueing, writing a batch,
+    in the flusher): nothing raised, nothing said, no crash; the records after it are dropped."""
+    out = tmp_path / "out.log"
+    ep = collector(procs, out)
+    r = app(tmp_path, """
+        import logging, signal, sys, time
+        from message_passing.logging import ZeroMQHandler
+        log = logging.getLogger("c")
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        for round in range(40):
+            h = ZeroMQHandler(connect=sys.argv[1], socket_type="PUSH" if round % 2 else "PUB", linger=0)
+            log.addHandler(h)
+            signal.signal(signal.SIGALRM, lambda *_: h.close())
+            signal.setitimer(signal.ITIMER_REAL, 0.001 + round * 0.0003)
+            for i in range(3000):
+                log.info("r%d", round)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            log.removeHandler(h)
+            h.close()
+            assert h.failed == 0, h.counters()
+        print("done")
+    """, ep)
+    assert r.returncode == 0 and r.stderr == b"" and r.stdout == b"done\n", r.stderr
+
+
+def test_without_threads_records_go_at_once(procs, tmp_path):
+    """Where no flusher thread can start (logging during interpreter shutdown, Python 3.12+),
+    each record goes to the socket at once."""
+    out = tmp_path / "out.log"
+    ep = collector(procs, out)
+    r = app(tmp_path, """
+        import logging, sys, threading
+        from message_passing.logging import ZeroMQHandler
+        def refuse(self):
+            raise RuntimeError("can't create new thread at interpreter shutdown")
+        threading.Thread.start = refuse
+        h = ZeroMQHandler(connect=sys.argv[1], socket_type="PUSH")
+        log = logging.getLogger("x")
+        log.setLevel(logging.INFO)
+        log.addHandler(h)
+        for i in range(3):
+            log.info("r%d", i)
+            print(len(h._queue), end=" ")
+    """, ep)
+    assert r.returncode == 0 and r.stderr == b"" and r.stdout == b"0 0 0 ", r.stderr
+    assert wait_for(lambda: len(lines(out)) == 3, 10)
+
+
+def test_handlers_made_and_closed_leave_no_descriptor_open(procs, tmp_path):
+    ep = collector(procs, tmp_path / "out.log")
+    r = app(tmp_path, """
+        import logging, os, sys, time
+        from message_passing.logging import ZeroMQHandler
+        log = logging.getLogger("fd")
+        log.setLevel(logging.INFO)
+        def fds():
+            return len(os.listdir("/proc/self/fd"))
+        before = fds()
+        for round in range(100):
+            h = ZeroMQHandler(connect=sys.argv[1], socket_type="PUSH", linger=0)
+            log.addHandler(h)
+            log.info("x")  # starts the flusher
+            if round % 2:
+                time.sleep(0.005)  # and let it run
+            log.removeHandler(h)
+            h.close()
+        deadline = time.monotonic() + 10
+        while fds() > before and time.monotonic() < deadline:
+            time.sleep(0.01)  # (flushers closing their pipes)
+        print(before, fds())
+    """, ep)
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+    before, after = r.stdout.split()
+    assert before == after

@@ -7,19 +7,21 @@ Perl applications do through Log::Dispatch::Message::Passing:
     logging.getLogger().addHandler(ZeroMQHandler(connect="tcp://127.0.0.1:5558", socket_type="PUSH"))
 
 `ZeroMQHandler` sends each record as one JSON frame (`JSONFormatter` makes it; it also serves any
-other handler). It never blocks and never raises into the application: records the socket has no
-room for are dropped and counted, a record that cannot be made is counted and reported once
-through `handleError`. At close (and so at interpreter exit) what is queued gets up to `linger`
-milliseconds to be delivered. `ZeroMQProcessor` sends structlog's event dicts the same way.
+other handler), handing records to the socket a batch at a time (within a millisecond; at once
+from ERROR up): waking libzmq's I/O thread costs more than a record. It never blocks and never
+raises into the application: records the socket has no room for are dropped and counted, a record
+that cannot be made is counted and reported once through `handleError`. At close (and so at
+interpreter exit) what is queued gets up to `linger` milliseconds to be delivered.
+`ZeroMQProcessor` sends structlog's event dicts the same way.
 """
 
 from __future__ import annotations
 
-import collections
 import json
 import logging
 import math
 import os
+import select
 import socket
 import sys
 import threading
@@ -155,6 +157,10 @@ def _plain(value: Any, depth: int) -> Any:
     return _text(value)
 
 
+BATCH = 64             # records handed to the socket at once
+GATHER = 0.001         # s a first record waits for others before the flusher hands it over
+FLUSH_LEVEL = logging.ERROR  # records at this level or above are handed over at once, with the queue
+
 # A forked child must not use its parent's sockets: each handler opens its own there.
 _forks = 0
 _abandoned: list = []  # a parent's sockets and contexts, kept (never closed) in its children
@@ -174,13 +180,23 @@ def _close_at_child_exit(handler: logging.Handler) -> None:
     multiprocessing.util.Finalize(None, handler.close, exitpriority=0)
 
 
-def _discard(pid: int, sock, monitor, context) -> None:
-    """A handler dropped without close(): free its socket and context (not in a forked child,
-    where they are its parent's)."""
+def _discard(pid: int, sock, monitor, context, pipe: list) -> None:
+    """A handler dropped without close(): free its socket, context and pipe (not in a forked
+    child, where they are its parent's)."""
     if os.getpid() == pid and not sock.closed:
         monitor.close(linger=0)
         sock.close(linger=0)
         context.term()
+    if os.getpid() == pid:
+        _close_pipe(pipe)
+
+
+def _close_pipe(pipe: list) -> None:
+    """Closes the flusher's pipe once (the handler and its finalizer share the list)."""
+    for i, fd in enumerate(pipe):
+        if fd >= 0:
+            pipe[i] = -1
+            os.close(fd)
 
 
 class ZeroMQHandler(logging.Handler):
@@ -209,8 +225,9 @@ class ZeroMQHandler(logging.Handler):
         self.undelivered = 0  # sent while no collector had ever connected, and none came before the end
         self._sent_before = self._dropped_before = 0  # of a socket closed
         self._said: set[str] = set()
-        self._waiting: collections.deque = collections.deque()  # for a first subscriber (PUB)
+        self._queue: list[bytes] = []  # records not yet handed to the socket
         self._sink = None
+        self._pipe = [-1, -1]
         self._open()
 
     # -- counters
@@ -218,17 +235,21 @@ class ZeroMQHandler(logging.Handler):
     @property
     def sent(self) -> int:
         """Records handed to the socket (PUSH: queued for the peer; PUB: to its subscribers)."""
+        if self._queue:  # (what was logged so far, not what the flusher has handed over so far)
+            self.flush()
         return self._sent_before + (self._sink.sent if self._sink is not None else 0)
 
     @property
     def dropped(self) -> int:
         """Records dropped because the socket had no room (the collector down or slow), or because
         no subscriber came before the handler closed."""
+        if self._queue:
+            self.flush()
         return self._dropped_before + self._dropped + (self._sink.dropped if self._sink is not None else 0)
 
     def counters(self) -> dict[str, int]:
         return {"sent": self.sent, "dropped": self.dropped, "undelivered": self.undelivered,
-                "waiting": len(self._waiting), "failed": self.failed}
+                "waiting": len(self._queue), "failed": self.failed}
 
     # -- the socket
 
@@ -258,7 +279,11 @@ class ZeroMQHandler(logging.Handler):
             self._context.term()
             raise
         self._socket, self._monitor, self._pub, self._connected = sock, monitor, pub, False
-        self._flusher = None
+        # the flusher's wake-up: a pipe, which a signal handler may write to (an Event's lock it
+        # could find held by the very code it interrupted)
+        self._pipe = list(os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC))
+        self._flusher: threading.Thread | None = None
+        self._no_flusher = False  # none could start (interpreter exit): records go at once
         if "multiprocessing" in sys.modules:
             # a multiprocessing child ends in os._exit, without logging.shutdown: close there,
             # whether the handler was made before the child started (inherited, or made as its
@@ -268,24 +293,27 @@ class ZeroMQHandler(logging.Handler):
             multiprocessing.util.register_after_fork(self, _close_at_child_exit)
             if multiprocessing.parent_process() is not None:
                 _close_at_child_exit(self)
-        weakref.finalize(self, _discard, os.getpid(), sock, monitor, self._context).atexit = False
+        weakref.finalize(self, _discard, os.getpid(), sock, monitor, self._context, self._pipe).atexit = False
         self._sink = _core.ZmqSink(sock, xpub=pub)
-        self._full, self._last_dropped = False, 0  # the last record found no room
-        self._streaming = False  # a PUB with a subscriber and no record waiting
-        self._waiting.clear()
+        self._full, self._last_dropped = False, 0  # the last hand-over found no room
+        self._handing_over = False
+        self._queue.clear()
 
     def _reopen_after_fork(self) -> None:
         # the parent's: closing them here could hang
         _abandoned.append((self._socket, self._monitor, self._context))
+        _close_pipe(self._pipe)  # (the child's copies)
         self._sent_before = self._dropped_before = 0
         self._dropped = self.failed = self.undelivered = 0
         self._sink = self._sink if self.bind else None
-        self._streaming = False
-        self._open()
+        self._open()  # (the parent's queue is the parent's to send)
 
     # -- records
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Queues the record. The queue goes to the socket BATCH records at a time, at once from
+        FLUSH_LEVEL up, and otherwise GATHER after its first record (the flusher thread): waking
+        libzmq's I/O thread costs more than a record, and one wake-up serves a batch."""
         sink = self._sink
         if self._full and sink is not None and self._generation == _forks and not sink.writable():
             self._dropped += 1  # still no room (a PUSH at its high-water mark): not worth making the record
@@ -299,56 +327,117 @@ class ZeroMQHandler(logging.Handler):
         except Exception:
             self._failed("encode", record)
             return
-        if self._streaming and self._generation == _forks:  # the common case, made short
-            try:
-                self._sink.write_one(data)
-            except Exception:
-                self._failed("send", record)
-            return
-        self._send(data, record)
+        self._queue_record(data, record, record.levelno >= FLUSH_LEVEL)
 
     def send_document(self, doc: dict) -> None:
         """Sends a ready document (structlog's events): as emit does, with the same counters."""
+        level = logging.getLevelName(str(doc.get("level", "")).upper())
         self.acquire()
         try:
-            self._send(dumps(doc), None)
-        except Exception:
-            self._failed("encode", None)
+            try:
+                data = dumps(doc)
+            except Exception:
+                self._failed("encode", None)
+                return
+            self._queue_record(data, None, isinstance(level, int) and level >= FLUSH_LEVEL)
         finally:
             self.release()
 
-    def _send(self, data: bytes, record: logging.LogRecord | None) -> None:
+    def _queue_record(self, data: bytes, record: logging.LogRecord | None, urgent: bool) -> None:
+        """(Under the lock.)"""
         try:
             if self._generation != _forks:
                 self._reopen_after_fork()
-            sink = self._sink
-            if sink is None:  # closed, or a child that cannot bind
+            if self._sink is None:  # closed, or a child that cannot bind
                 self._dropped += 1
                 return
-            if self._pub and not sink.subscribers and not sink.poll_subscribers():
-                if len(self._waiting) < self.socket_hwm or not self.socket_hwm:
-                    self._waiting.append(data)
-                    if self._flusher is None:
-                        self._flusher = threading.Thread(target=self._flush_when_subscribed,
-                                                         name="ZeroMQHandler flusher", daemon=True)
-                        self._flusher.start()
-                else:
-                    self._dropped += 1
-                return
-            if self._waiting:
-                self._waiting.append(data)
-                sink.write_list(self._waiting)
-                self._waiting.clear()
-            else:
-                sink.write_one(data)
-            if not self._pub:  # (a PUB's room cannot be asked)
-                dropped = sink.dropped
-                self._full = dropped != self._last_dropped
-                self._last_dropped = dropped
-            else:  # subscribed, nothing waiting: emit can go straight to the socket
-                self._streaming = True
+            queue = self._queue  # (always the same list: a signal handler may come in anywhere)
+            queue.append(data)
+            if urgent or len(queue) >= BATCH or self._no_flusher:
+                self._hand_over()
+            elif len(queue) == 1:
+                self._wake_flusher()
         except Exception:
             self._failed("send", record)
+
+    def _hand_over(self) -> bool:
+        """(Under the lock.) Gives the queue to the socket, unless a PUB has no subscriber yet: then
+        it keeps socket_hwm records for one, and drops the newest beyond."""
+        sink, queue = self._sink, self._queue
+        if sink is None or self._handing_over:  # closed; a signal handler interrupting a hand-over
+            return True                           # (which leaves what it queues to the flusher)
+        if self._pub and not sink.subscribers and not sink.poll_subscribers():
+            if 0 < self.socket_hwm < len(queue):
+                self._dropped += len(queue) - self.socket_hwm
+                del queue[self.socket_hwm:]
+            return False
+        self._handing_over = True
+        try:
+            batch = queue[:]  # (a signal handler may queue more meanwhile, behind these: they stay)
+            del queue[:len(batch)]
+            if len(batch) == 1:
+                sink.write_one(batch[0])
+            else:
+                sink.write_list(batch)
+        finally:
+            self._handing_over = False
+        if self._sink is not sink:  # a signal handler closed it under the write: those records were dropped
+            self._dropped += sink.failed
+            return True
+        if not self._pub:  # (a PUB's room cannot be asked)
+            dropped = sink.dropped
+            self._full = dropped != self._last_dropped
+            self._last_dropped = dropped
+        if queue:  # queued by a signal handler meanwhile
+            self._wake_flusher()
+        return True
+
+    def _wake_flusher(self) -> None:
+        """(Under the lock.)"""
+        if self._flusher is None and not self._no_flusher:
+            self._flusher = threading.Thread(target=self._flush_soon, args=(self._pipe[0],),
+                                             name="ZeroMQHandler flusher", daemon=True)
+            try:
+                self._flusher.start()
+            except RuntimeError:  # "can't create new thread at interpreter shutdown"
+                self._flusher, self._no_flusher = None, True
+        if self._no_flusher:
+            self._hand_over()
+            return
+        try:
+            os.write(self._pipe[1], b"!")
+        except BlockingIOError:
+            pass  # bytes are there already: the flusher will wake
+
+    def _flush_soon(self, wake: int) -> None:
+        """(A thread, while records come.) Hands the queue over GATHER after its first record
+        (every 20 ms while a PUB waits for its first subscriber); ends after a minute without
+        records, or once the handler is closed (closing the pipe then)."""
+        poller = select.poll()
+        poller.register(wake, select.POLLIN)
+        retry = False
+        while True:
+            woken = poller.poll(20 if retry else 60_000)
+            if woken:
+                try:
+                    os.read(wake, 4096)
+                except OSError:
+                    pass
+                time.sleep(GATHER)  # let records gather
+            with self.lock:
+                try:
+                    if self._sink is not None and self._generation == _forks and (self._queue or woken):
+                        retry = bool(self._queue) and not self._hand_over()
+                        continue
+                except Exception:
+                    self._failed("send", None)
+                    continue
+                # closed, forked, or a minute without records: decided under the lock, so that
+                # a record queued from now on starts another flusher
+                self._flusher = None
+                if self._sink is None:  # closed: the pipe is the flusher's to close
+                    _close_pipe(self._pipe)
+                return
 
     def _failed(self, what: str, record: logging.LogRecord | None) -> None:
         """Counted always; said once for each kind of failure, through logging's own path."""
@@ -360,27 +449,14 @@ class ZeroMQHandler(logging.Handler):
                                            "a structlog event could not be sent", None, None)
             self.handleError(record)
 
-    def _flush_when_subscribed(self) -> None:
-        """(A thread, while records wait for a PUB's first subscriber.) Hands them over as soon as
-        one comes, rather than at the next record."""
-        while True:
-            time.sleep(0.02)
-            with self.lock:
-                if not self._waiting or self._sink is None or self._generation != _forks:
-                    self._flusher = None
-                    return
-            self.flush()
-
     # -- the end
 
     def flush(self) -> None:
-        """Hands records waiting for a first subscriber to the socket, if one has come."""
+        """Hands what is queued to the socket (a PUB: if a subscriber has come)."""
         self.acquire()
         try:
-            if self._waiting and self._sink is not None and self._generation == _forks \
-                    and self._sink.poll_subscribers():
-                self._sink.write_list(self._waiting)
-                self._waiting.clear()
+            if self._queue and self._sink is not None and self._generation == _forks:
+                self._hand_over()
         except Exception:
             self._failed("send", None)
         finally:
@@ -396,7 +472,15 @@ class ZeroMQHandler(logging.Handler):
         except Exception:
             self._failed("close", None)
         finally:
-            self._sink, self._full, self._streaming = None, False, False
+            self._sink, self._full = None, False
+            if self._generation == _forks:
+                if self._flusher is None:
+                    _close_pipe(self._pipe)
+                else:  # it wakes, sees the handler closed, and closes the pipe
+                    try:
+                        os.write(self._pipe[1], b"!")
+                    except OSError:
+                        pass
             self.release()
             super().close()
 
@@ -415,20 +499,17 @@ class ZeroMQHandler(logging.Handler):
         def waiting() -> float | None:  # milliseconds left in the linger (None: no limit)
             return None if self.linger < 0 else max(0.0, (deadline - time.monotonic()) * 1000)
 
-        while self._waiting and waiting() != 0:  # for a first subscriber
-            if sink.poll_subscribers():
-                sink.write_list(self._waiting)
-                self._waiting.clear()
-                break
+        while self._queue and not self._hand_over() and waiting() != 0:  # (a PUB: for a first subscriber)
             self._socket.poll(min(20, waiting() or 20))
-        self._dropped += len(self._waiting)
-        self._waiting.clear()
+        self._dropped += len(self._queue)
+        self._queue.clear()
         while sink.sent and not self._ever_connected() and waiting() != 0:  # for a collector to connect
             self._monitor.poll(min(100, waiting() or 100))
         lost = sink.sent and not self._ever_connected()
         if lost:  # no collector came: what was queued for one is lost
             self.undelivered += sink.sent
         self._sent_before, self._dropped_before = self.sent, self._dropped_before + sink.dropped
+        sink.detach()
         self._socket.disable_monitor()
         self._monitor.close(linger=0)
         # what is left of the linger, so that the whole close never takes longer

@@ -1058,9 +1058,17 @@ cdef class ZmqSink(Sink):
         count_subscriptions(&self.k)
         return self.k.subscribers
 
+    def detach(self):
+        """Forgets the socket before it is closed: a write still under way (a signal handler closed
+        it in the middle) then fails, counted, instead of touching a freed socket."""
+        self.k.sock = NULL
+        self.k.monitor = NULL
+
     def writable(self):
         """Whether the socket would take a message now (a PUSH: room below the high-water mark)."""
         cdef mp_zmq_pollitem_t item
+        if self.k.sock == NULL:
+            return False
         item.socket = self.k.sock
         item.fd = 0
         item.events = MP_ZMQ_POLLOUT
