@@ -51,7 +51,8 @@ def test_a_record_has_the_originals_fields_and_what_log_users_expect(procs, tmp_
 
         def checkout():
             log.warning("disk %s is %d%% full", "/var", 91,
-                        extra={"user": "bob", "level": "NOT THIS", "hostname": "NOR THIS", "n": 2 ** 70})
+                        extra={"user": "bob", "level": "NOT THIS", "hostname": "NOR THIS", "n": 2 ** 70,
+                               "ratio": float("nan"), "deep": {"x": (float("inf"), 1.5)}})
             try:
                 {}["missing"]
             except KeyError:
@@ -75,7 +76,9 @@ def test_a_record_has_the_originals_fields_and_what_log_users_expect(procs, tmp_
     assert isinstance(warning["line"], int) and warning["line"] > 0
     # extra fields come along, but never in place of the fixed ones
     assert (warning["user"], warning["n"]) == ("bob", 2 ** 70)
-    assert warning["hostname"] != "NOR THIS"
+    assert warning["hostname"] != "NOR THIS" and warning["extra.hostname"] == "NOR THIS"
+    assert warning["level"] == "warning" and warning["extra.level"] == "NOT THIS"
+    assert (warning["ratio"], warning["deep"]) == ("nan", {"x": ["inf", 1.5]})  # what JSON cannot hold: text
     assert failed["level"] == "error" and "Traceback (most recent call last)" in failed["exception"]
     assert "KeyError: 'missing'" in failed["exception"]
     assert "in checkout" in here["stack"]
@@ -379,7 +382,7 @@ def test_c12_logging_handler_abuse(procs, tmp_path):
     assert (got[2]["k"], got[2]["message"]) == ("v", "")  # a dict message's keys are fields
     assert "not enough arguments" in got[3]["message"] and "'%s %s'" in got[3]["message"]
     assert got[4]["user"] == "bob" and "cannot be shown" in got[4]["obj"] and got[4]["set"] == "{1}"
-    assert got[5]["message"] == "lone \\udc80 surrogate" and got[5]["big"] == 2 ** 80 and got[5]["inf"] is None
+    assert got[5]["message"] == "lone \\udc80 surrogate" and got[5]["big"] == 2 ** 80 and got[5]["inf"] == "inf"
     assert "cannot be shown" in got[6]["message"] or "RuntimeError" in got[6]["message"]
     assert got[7]["message"] == "it failed" and "ZeroDivisionError: division by zero" in got[7]["exception"]
     raw = out.read_bytes()

@@ -105,12 +105,12 @@ class JSONFormatter(logging.Formatter):
         fields = record.__dict__
         if fields.keys() - _STANDARD:  # `extra`, in the order given
             for key, value in fields.items():
-                if key not in _STANDARD and key not in FIXED:
-                    doc.setdefault(key, value)
+                if key not in _STANDARD:
+                    _add_field(doc, key, value)
         if isinstance(msg, dict) and not record.args:
             for key, value in msg.items():
-                if key not in FIXED:
-                    doc.setdefault(key, value)
+                if key != "message":
+                    _add_field(doc, key, value)
         return doc
 
     def encode(self, record: logging.LogRecord, message: str | None = None) -> bytes:
@@ -118,6 +118,27 @@ class JSONFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return self.encode(record).decode()
+
+
+def _add_field(doc: dict, key: Any, value: Any) -> None:
+    """An `extra` field: one named like a fixed field goes in as `extra.NAME`, not in its place."""
+    if key in FIXED:
+        key = f"extra.{key}"
+    if isinstance(value, (float, dict, list, tuple)):
+        value = _finite(value, 0)
+    doc.setdefault(key, value)
+
+
+def _finite(value: Any, depth: int) -> Any:
+    """The value with NaN and infinities as their text ("nan", "inf"), which JSON cannot hold (orjson
+    would write null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if depth < 100 and isinstance(value, dict):
+        return {k: _finite(v, depth + 1) for k, v in value.items()}
+    if depth < 100 and isinstance(value, (list, tuple)):
+        return [_finite(v, depth + 1) for v in value]
+    return value
 
 
 def dumps(doc: dict) -> bytes:
@@ -145,7 +166,7 @@ def _plain(value: Any, depth: int) -> Any:
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return value if math.isfinite(value) else str(value)
     if isinstance(value, str):
         return _text(value)
     if depth > 100:
