@@ -439,7 +439,7 @@ def test_structlog_events_go_the_same_way(procs, tmp_path):
         send = ZeroMQProcessor(connect=sys.argv[1], socket_type="PUSH", drop=True)
         structlog.configure(processors=[structlog.stdlib.add_log_level, send])
         log = structlog.get_logger("svc")
-        log.info("user logged in", user="bob", attempts=3)
+        log.info("user logged in", user="bob", attempts=3, hostname="not this", ratio=float("nan"))
         try:
             1 / 0
         except ZeroDivisionError:
@@ -452,6 +452,7 @@ def test_structlog_events_go_the_same_way(procs, tmp_path):
     login, boom = records(out)
     assert (login["message"], login["level"], login["user"], login["attempts"]) == ("user logged in", "info", "bob", 3)
     assert {"@timestamp", "epochtime", "hostname", "pid", "thread", "name"} <= set(login)
+    assert login["hostname"] != "not this" and (login["extra.hostname"], login["ratio"]) == ("not this", "nan")
     assert boom["level"] == "error" and "ZeroDivisionError" in boom["exception"]
 
 

@@ -575,9 +575,15 @@ class ZeroMQProcessor:
                 exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
             if isinstance(exc_info, tuple) and exc_info[0] is not None:
                 doc["exception"] = fmt.formatException(exc_info)
+        for key in ("exception", "stack"):  # (structlog's format_exc_info, StackInfoRenderer)
+            if key in event_dict and key not in doc:
+                doc[key] = event_dict[key]
+        used = {"event", "exc_info", "level", "logger", "exception", "stack"}  # in the fixed fields now
+        if "event" not in event_dict:
+            used.add("message")
         for key, value in event_dict.items():
-            if key not in doc and key not in ("event", "exc_info"):
-                doc[key] = value
+            if key not in used:
+                _add_field(doc, key, value)
         self.handler.send_document(doc)
         if self.drop:
             import structlog
