@@ -33,7 +33,7 @@ KIND = {"input": "input", "output": "output", "filter": "filter", "decoder": "de
 ROLE = {"input": "where messages come from", "output": "where they go", "filter": "what changes or drops them",
         "decoder": "how received data becomes a message", "encoder": "how a message becomes data to send",
         "error": "where error records go", "error_encoder": "how error records are encoded"}
-FLAGS = {"daemonize": False, "pid_file": None}
+FLAGS = {"daemonize": False, "pid_file": None, "stats": None}
 CONFIG_KEYS = set(COMPONENTS) | {k + "_options" for k in COMPONENTS} | set(FLAGS)
 
 
@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--daemonize", action="store_true", default=None,
                    help="run in the background, detached (start-up errors are still reported here)")
     p.add_argument("--pid_file", "--pid-file", metavar="FILE", help="write the process id to FILE")
+    p.add_argument("--stats", nargs="?", const=1.0, metavar="SECONDS",
+                   help="a status line on stderr every SECONDS (default 1): messages in, out, dropped, "
+                   "rejected, and the rate")
     return p
 
 
@@ -149,7 +152,24 @@ def parse_command_line(argv: list[str]) -> dict:
         raise ConfigError("daemonize must be true or false")
     if config["pid_file"] is not None and (not isinstance(config["pid_file"], str) or not config["pid_file"]):
         raise ConfigError(f"--pid_file must be a path, not {json.dumps(config['pid_file'], default=str)}")
+    config["stats"] = _stats_interval(config["stats"])
     return config
+
+
+def _stats_interval(value: Any) -> float | None:
+    """--stats SECONDS (bare: 1; from a file, also true or false)."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return 1.0
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = None
+    if seconds is None or not 0.1 <= seconds <= 86400:  # (NaN too)
+        raise ConfigError(f"--stats must be a number of seconds from 0.1 to 86400, not "
+                          f"{json.dumps(value, default=str)}")
+    return seconds
 
 
 class PidFile:
@@ -269,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             report("ok")
         if pid_file:
             pid_file.write()
+        _watch(chain, signals, config["stats"])
         chain.run(signals)
     except ForcedExit as e:
         forced = e.signum
@@ -280,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # the input failed (a socket error, a plugin's input raising)
         say(f"stopped: {exc_text(e)}")
         status = 1
+    signals.tick_every(0)
     if forced is None:
         began = time.monotonic()
         try:
@@ -297,10 +319,22 @@ def main(argv: list[str] | None = None) -> int:
     elif _linger_ran_out(chain, spent):
         note = " (the linger ran out: what was still queued for a connected peer may not all have been delivered)"
     if started:
+        if chain.status is not None:
+            chain.status.show(last=True)
         say(chain.summary() + note)  # every counter, so that no loss is silent
     if forced is not None:
         os._exit(128 + forced)
     return status
+
+
+def _watch(chain, signals, stats: float | None) -> None:
+    """Starts --stats's ticks."""
+    if stats is not None:
+        from .stats import Status
+
+        chain.status = Status(chain, stats)
+        signals.on_tick = chain.status.show
+        signals.tick_every(stats)
 
 
 def _linger_ran_out(chain, spent: float) -> bool:
