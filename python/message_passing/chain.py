@@ -101,6 +101,7 @@ class Chain:
         self.received = 0  # messages an input written in Python gave, if it does not count them
         self.signals: Signals | None = None
         self.status = None  # --stats (stats.Status), shown at each tick
+        self.metrics = None  # --metrics_port (metrics.Metrics), given counters when it asks
 
     def _native_sinks(self) -> list | None:
         """The outputs the core writes to if it can run this chain alone, else None."""
@@ -197,6 +198,8 @@ class Chain:
         if self.signals.tick:
             self.signals.tick = False
             self.status.show()
+        if self.metrics is not None and self.metrics.wanted:
+            self.metrics.snapshot()
         if self.signals.reopen:
             self.signals.reopen = False
             for o in self.outputs():

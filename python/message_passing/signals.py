@@ -91,6 +91,14 @@ class Signals:
         else:
             self.tick = True
 
+    def wake(self) -> None:
+        """Makes the core's current wait return, as a signal does (from another thread: the
+        metrics endpoint wanting fresh counters). The byte is no signal: take() ignores it."""
+        try:
+            os.write(self._write_fd, b"\0")
+        except BlockingIOError:
+            pass  # the pipe is full: the core is woken already
+
     def take(self) -> None:
         """Reads the wake-up pipe: the signals that came. (Their handlers run as soon as Python
         runs; this also sees them when it is called first.)"""
