@@ -22,7 +22,7 @@ def test_help_lists_every_option_and_exits_0():
     for name in ("input", "output", "filter", "decoder", "encoder", "error", "error_encoder"):
         assert f"--{name} NAME" in text
         assert f"--{name}_options JSON" in text
-    for flag in ("--configfile", "--daemonize", "--pid_file"):
+    for flag in ("--configfile", "--daemonize", "--pid_file", "--stats", "--metrics_port", "--metrics_host"):
         assert flag in text
 
 

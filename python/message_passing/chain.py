@@ -98,7 +98,10 @@ class Chain:
         # what the core rejects natively after a Null decoder, the JSON encoder refused
         self.reject_class = ENCODING if type(decoder) is not JSONDecoder else DECODING
         self.filtered = 0  # messages the filter dropped (Python paths)
+        self.received = 0  # messages an input written in Python gave, if it does not count them
         self.signals: Signals | None = None
+        self.status = None  # --stats (stats.Status), shown at each tick
+        self.metrics = None  # --metrics_port (metrics.Metrics), given counters when it asks
 
     def _native_sinks(self) -> list | None:
         """The outputs the core writes to if it can run this chain alone, else None."""
@@ -192,6 +195,11 @@ class Chain:
         if self.signals.report:  # SIGUSR1: the counters, while running
             self.signals.report = False
             say(self.summary())
+        if self.signals.tick:
+            self.signals.tick = False
+            self.status.show()
+        if self.metrics is not None and self.metrics.wanted:
+            self.metrics.snapshot()
         if self.signals.reopen:
             self.signals.reopen = False
             for o in self.outputs():
@@ -213,6 +221,7 @@ class Chain:
                 return
             finally:
                 signals.interrupt_python = False
+            self.received += 1
             self._process(self._decode_each([data]))
             if self._after_signals():
                 return
@@ -291,7 +300,8 @@ class Chain:
 
     def counters(self) -> list[tuple[str, dict]]:
         """(role, counters) for every part that counts."""
-        rows = [("input " + label(self.input), call(self.input, "counters") or {})]
+        counted = call(self.input, "counters") or ({"received": self.received} if self.mode == "messages" else {})
+        rows = [("input " + label(self.input), counted)]
         if self.filtered:
             rows.append(("filter " + label(self.filter), {"filtered": self.filtered}))
         for role, o in (("output", self.output), ("error", self.errors.output)):

@@ -17,6 +17,7 @@ from .options import ConfigError
 from .plugins import BUILTIN
 
 PROG = "message-passing"
+METRICS_HOST = "127.0.0.1"
 
 # The component options, in the original's order, with the original's defaults.
 COMPONENTS = {
@@ -33,7 +34,7 @@ KIND = {"input": "input", "output": "output", "filter": "filter", "decoder": "de
 ROLE = {"input": "where messages come from", "output": "where they go", "filter": "what changes or drops them",
         "decoder": "how received data becomes a message", "encoder": "how a message becomes data to send",
         "error": "where error records go", "error_encoder": "how error records are encoded"}
-FLAGS = {"daemonize": False, "pid_file": None}
+FLAGS = {"daemonize": False, "pid_file": None, "stats": None, "metrics_port": None, "metrics_host": None}
 CONFIG_KEYS = set(COMPONENTS) | {k + "_options" for k in COMPONENTS} | set(FLAGS)
 
 
@@ -65,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--daemonize", action="store_true", default=None,
                    help="run in the background, detached (start-up errors are still reported here)")
     p.add_argument("--pid_file", "--pid-file", metavar="FILE", help="write the process id to FILE")
+    p.add_argument("--stats", nargs="?", const=1.0, metavar="SECONDS",
+                   help="a status line on stderr every SECONDS (default 1): messages in, out, dropped, "
+                   "rejected, and the rate")
+    p.add_argument("--metrics_port", "--metrics-port", metavar="PORT",
+                   help="serve the counters at http://HOST:PORT/metrics, in the Prometheus text format "
+                   "(0: any free port)")
+    p.add_argument("--metrics_host", "--metrics-host", metavar="HOST",
+                   help=f"the address --metrics_port listens on (default {METRICS_HOST})")
     return p
 
 
@@ -149,7 +158,43 @@ def parse_command_line(argv: list[str]) -> dict:
         raise ConfigError("daemonize must be true or false")
     if config["pid_file"] is not None and (not isinstance(config["pid_file"], str) or not config["pid_file"]):
         raise ConfigError(f"--pid_file must be a path, not {json.dumps(config['pid_file'], default=str)}")
+    config["stats"] = _stats_interval(config["stats"])
+    _check_metrics(config)
     return config
+
+
+def _stats_interval(value: Any) -> float | None:
+    """--stats SECONDS (bare: 1; from a file, also true or false)."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return 1.0
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = None
+    if seconds is None or not 0.1 <= seconds <= 86400:  # (NaN too)
+        raise ConfigError(f"--stats must be a number of seconds from 0.1 to 86400, not "
+                          f"{json.dumps(value, default=str)}")
+    return seconds
+
+
+def _check_metrics(config: dict) -> None:
+    port, host = config["metrics_port"], config["metrics_host"]
+    if port is None:
+        if host is not None:
+            raise ConfigError("--metrics_host needs --metrics_port")
+        return
+    if isinstance(port, str) and port.strip().isdigit():
+        port = int(port)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        raise ConfigError(f"--metrics_port must be a port number from 0 to 65535, not "
+                          f"{json.dumps(config['metrics_port'], default=str)}")
+    if host is None:
+        host = METRICS_HOST
+    if not isinstance(host, str) or not host:
+        raise ConfigError(f"--metrics_host must be a host name or address, not {json.dumps(host, default=str)}")
+    config["metrics_port"], config["metrics_host"] = port, host
 
 
 class PidFile:
@@ -263,12 +308,17 @@ def main(argv: list[str] | None = None) -> int:
     report = _daemonize() if config["daemonize"] else None
     status, forced, started, spent = 0, None, False, 0.0
     try:
+        if config["metrics_port"] is not None:
+            from .metrics import Metrics
+
+            chain.metrics = Metrics(chain, config["metrics_host"], config["metrics_port"])
         chain.open()
         started = True
         if report:
             report("ok")
         if pid_file:
             pid_file.write()
+        _watch(chain, signals, config["stats"])
         chain.run(signals)
     except ForcedExit as e:
         forced = e.signum
@@ -280,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # the input failed (a socket error, a plugin's input raising)
         say(f"stopped: {exc_text(e)}")
         status = 1
+    signals.tick_every(0)
+    if chain.metrics is not None:
+        chain.metrics.stop_waking()
     if forced is None:
         began = time.monotonic()
         try:
@@ -297,10 +350,29 @@ def main(argv: list[str] | None = None) -> int:
     elif _linger_ran_out(chain, spent):
         note = " (the linger ran out: what was still queued for a connected peer may not all have been delivered)"
     if started:
+        if chain.status is not None:
+            chain.status.show(last=True)
+        if chain.metrics is not None:
+            chain.metrics.snapshot()  # what a scrape sees until the process is gone
         say(chain.summary() + note)  # every counter, so that no loss is silent
     if forced is not None:
         os._exit(128 + forced)
     return status
+
+
+def _watch(chain, signals, stats: float | None) -> None:
+    """Starts --stats's ticks and the --metrics_port endpoint."""
+    from .errors import say
+
+    if chain.metrics is not None:
+        chain.metrics.serve(signals)
+        say(f"metrics at {chain.metrics.url}")
+    if stats is not None:
+        from .stats import Status
+
+        chain.status = Status(chain, stats)
+        signals.on_tick = chain.status.show
+        signals.tick_every(stats)
 
 
 def _linger_ran_out(chain, spent: float) -> bool:

@@ -78,6 +78,8 @@ class ErrorChain:
 
     def report(self, record: dict) -> None:
         self.reported += 1
+        if getattr(self.output, "fd", None) == 2:
+            clear_status_line()  # (--stats on a terminal) a record is not written after it, on its line
         if self._stuck:
             self.lost += 1
             return
@@ -94,13 +96,44 @@ class ErrorChain:
 def say(text: str, wait_ms: int = 1000) -> None:
     """One line on stderr (descriptor 2: sys.stderr is None when it was closed at start), if a
     reader takes it within wait_ms: a stderr pipe nobody reads must not hold the process."""
+    clear_status_line()
+    _write_stderr(f"message-passing: {text}\n", wait_ms)
+
+
+_status_line = False  # a --stats line is on the terminal, drawn in place, without its newline
+
+
+def status_line(text: str, in_place: bool, last: bool = False) -> None:
+    """The --stats line: on a terminal drawn over the previous one (ended with a newline when it
+    is the last), else a line of its own. Never waits (but for the last): a line stderr has no room
+    for is skipped."""
+    global _status_line
+    wait_ms = 1000 if last else 0
+    if not in_place:
+        _write_stderr(f"message-passing: {text}\n", wait_ms)
+    elif _write_stderr(f"\r\x1b[Kmessage-passing: {text}" + ("\n" if last else ""), wait_ms):
+        _status_line = not last
+
+
+def clear_status_line() -> None:
+    """Clears the line drawn in place before anything else is written to stderr (the next tick
+    draws it again), so that the two do not share a line."""
+    global _status_line
+    if _status_line:
+        _status_line = False
+        _write_stderr("\r\x1b[K", 1000)
+
+
+def _write_stderr(text: str, wait_ms: int) -> bool:
     try:
         p = select.poll()
         p.register(2, select.POLLOUT)
         if p.poll(wait_ms):
-            os.write(2, f"message-passing: {text}\n".encode(errors="backslashreplace"))
+            os.write(2, text.encode(errors="backslashreplace"))
+            return True
     except (OSError, InterruptedError):
         pass
+    return False
 
 
 def exc_text(exc: BaseException, with_traceback: bool = False, filename: bool = False) -> str:

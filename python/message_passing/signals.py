@@ -1,6 +1,6 @@
 """Signals: SIGTERM and SIGINT stop the chain, which then delivers what it queued within each
 output's bound; another one after that (more than COALESCE later) ends the process at once. SIGHUP
-reopens files; SIGUSR1 prints the counters.
+reopens files; SIGUSR1 prints the counters; SIGALRM, from an interval timer, is --stats's tick.
 
 Python runs signal handlers only between bytecodes, so every signal is also written to a wake-up
 pipe, whose readability makes each wait of the core return: Python then sees the signal.
@@ -47,6 +47,8 @@ class Signals:
         self.stop = False
         self.reopen = False
         self.report = False
+        self.tick = False  # --stats: the status line is due
+        self.on_tick = None  # shows it at once while an input written in Python waits
         self.interrupt_python = False  # raise Stopping from the handler (an input written in Python)
         self.ending = False  # the exit line is being written: nothing is left to stop
         self._first_stop = 0.0
@@ -60,6 +62,12 @@ class Signals:
             signal.signal(s, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_hup)
         signal.signal(signal.SIGUSR1, self._on_usr1)
+        signal.signal(signal.SIGALRM, self._on_alarm)
+
+    def tick_every(self, seconds: float) -> None:
+        """Sets `tick` every `seconds` (0: no more). The timer's signal wakes the core as any
+        other does, so that the chain looks at it even while messages keep coming."""
+        signal.setitimer(signal.ITIMER_REAL, seconds, seconds)
 
     def _on_stop(self, signum, frame) -> None:
         now = time.monotonic()
@@ -76,6 +84,20 @@ class Signals:
 
     def _on_usr1(self, signum, frame) -> None:
         self.report = True
+
+    def _on_alarm(self, signum, frame) -> None:
+        if self.interrupt_python and self.on_tick is not None:
+            self.on_tick()  # the chain would not look before the input's next message
+        else:
+            self.tick = True
+
+    def wake(self) -> None:
+        """Makes the core's current wait return, as a signal does (from another thread: the
+        metrics endpoint wanting fresh counters). The byte is no signal: take() ignores it."""
+        try:
+            os.write(self._write_fd, b"\0")
+        except BlockingIOError:
+            pass  # the pipe is full: the core is woken already
 
     def take(self) -> None:
         """Reads the wake-up pipe: the signals that came. (Their handlers run as soon as Python

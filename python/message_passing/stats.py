@@ -1,0 +1,54 @@
+"""--stats: a status line on stderr every interval while the chain runs, e.g.
+
+    message-passing: in=1200 out=1198 dropped=2 rejected=0 rate=400/s
+
+in: messages the input received; out: messages the output sent; dropped: messages the outputs
+dropped (at the high-water mark, or with no peer); rejected: records given to the error chain;
+rate: messages in per second over the last interval. The counts are the chain's own counters (the
+exit line's), read on the main thread when the interval timer's tick wakes the chain.
+
+On a terminal the line is drawn in place, and cleared before an error record or another line is
+written to stderr (the next tick draws it again); otherwise, and when messages go to a terminal
+too (STDOUT or STDERR as the output: the core writes them, and they would run into the line),
+each interval has a line of its own. The last line, at exit, ends with a newline.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from .errors import status_line
+
+
+class Status:
+    def __init__(self, chain, interval: float) -> None:
+        self.chain = chain
+        self.interval = interval
+        self.in_place = os.isatty(2) and not any(
+            getattr(o, "fd", None) in (1, 2) and os.isatty(o.fd)
+            for o in chain.outputs() if o is not chain.errors.output)
+        self._last = (time.monotonic(), 0)  # when the last line was drawn, and its count in
+
+    def show(self, last: bool = False) -> None:
+        now = time.monotonic()
+        count = totals(self.chain)
+        then, received = self._last
+        rate = (count["in"] - received) / (now - then) if now > then else 0.0
+        self._last = (now, count["in"])
+        text = " ".join(f"{k}={v}" for k, v in count.items()) + f" rate={rate:.0f}/s"
+        status_line(text, self.in_place, last)
+
+
+def totals(chain) -> dict[str, int]:
+    """in, out, dropped and rejected, from the chain's counters."""
+    count = {"in": 0, "out": 0, "dropped": 0, "rejected": chain.errors.reported}
+    for role, c in chain.counters():
+        kind = role.split(" ", 1)[0]
+        if kind == "input":
+            count["in"] = c.get("received", 0)
+        elif kind == "output":
+            count["out"] = c.get("sent", 0)
+        if kind in ("output", "tee"):
+            count["dropped"] += c.get("dropped", 0)
+    return count

@@ -1,0 +1,406 @@
+"""Live statistics: --stats's status line (a line an interval, or in place on a terminal) and the
+--metrics_port endpoint (Prometheus text), both from the chain's own counters, in every mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import zmq
+
+from conftest import MP, endpoint, error_records, free_port, lines, mp, opts, run_mp, stop, summary, wait_for
+
+STATUS = re.compile(r"message-passing: in=(\d+) out=(\d+) dropped=(\d+) rejected=(\d+) rate=(\d+)/s")
+
+
+def status_lines(stderr: bytes) -> list[dict]:
+    """The status lines of a stderr that is not a terminal, as numbers."""
+    found = []
+    for line in stderr.decode().splitlines():
+        m = STATUS.fullmatch(line)
+        if m:
+            found.append(dict(zip(("in", "out", "dropped", "rejected", "rate"), map(int, m.groups()))))
+    return found
+
+
+def numbered(n: int) -> bytes:
+    return b"".join(b'{"n":%d}\n' % i for i in range(n))
+
+
+def read_line(p: subprocess.Popen, timeout: float = 10) -> str:
+    """One line of p's stderr, within timeout."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while not out.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        assert left > 0 and select.select([p.stderr], [], [], left)[0], f"no line from stderr: {out!r}"
+        byte = os.read(p.stderr.fileno(), 1)
+        assert byte, f"stderr ended: {out!r}"
+        out += byte
+    return out.decode()
+
+
+TAGGER = ("class Tag:\n"
+          "    def filter(self, m):\n"
+          "        if m.get('boom'):\n"
+          "            raise ValueError('boom')\n"
+          "        m['tagged'] = 1\n"
+          "        return m\n")
+
+
+@pytest.fixture
+def tagger(tmp_path):
+    """A Python filter (the chain's batch mode) that fails on {"boom": true}."""
+    (tmp_path / "tagger.py").write_text(TAGGER)
+    return {"PYTHONPATH": str(tmp_path)}
+
+
+# -- --stats, not on a terminal: a line an interval ---------------------------------------------
+
+def test_stdin_to_file_a_line_each_interval_with_the_counts(tmp_path):
+    out = tmp_path / "out.log"
+    p = mp("--input", "STDIN", "--output", "File", "--output_options", opts(filename=str(out)), "--stats", "0.2",
+           stdin=subprocess.PIPE)
+    time.sleep(0.7)  # nothing yet: the line still comes, with rate 0
+    p.stdin.write(numbered(500))
+    p.stdin.flush()
+    assert wait_for(lambda: len(lines(out)) == 500)
+    time.sleep(0.5)
+    p.stdin.close()
+    assert p.wait(timeout=10) == 0
+    err = p.stderr.read()
+    assert b"\r" not in err and b"\x1b" not in err  # not a terminal: nothing drawn in place
+    seen = status_lines(err)
+    assert len(seen) >= 5, err
+    assert seen[0] == {"in": 0, "out": 0, "dropped": 0, "rejected": 0, "rate": 0}
+    assert seen[-1] == {"in": 500, "out": 500, "dropped": 0, "rejected": 0, "rate": 0}  # the exit's line
+    assert any(s["rate"] > 0 for s in seen)
+    assert [s["in"] for s in seen] == sorted(s["in"] for s in seen)
+    assert "input STDIN received=500" in summary(err)  # the exit line follows, as without --stats
+
+
+def test_zeromq_pull_to_file_fed_by_a_pyzmq_push(tmp_path, procs):
+    out, ep = tmp_path / "out.log", endpoint()
+    p = mp("--input", "ZeroMQ", "--input_options", opts(socket_bind=ep, socket_type="PULL"),
+           "--output", "File", "--output_options", opts(filename=str(out)), "--stats=0.2")
+    procs.append(p)
+    ctx = zmq.Context()
+    push = ctx.socket(zmq.PUSH)
+    try:
+        push.connect(ep)
+        for i in range(2000):
+            push.send(b'{"n":%d}' % i)
+        assert wait_for(lambda: len(lines(out)) == 2000)
+    finally:
+        push.close(linger=1000)
+        ctx.term()
+    time.sleep(0.5)  # the line after the messages
+    code, _, err = stop(p)
+    assert code == 0, err
+    seen = status_lines(err)
+    assert {"in": 2000, "out": 2000, "dropped": 0, "rejected": 0, "rate": 0} in seen[:-1], err
+    assert any(s["rate"] > 0 for s in seen)
+
+
+def test_rejected_counts_every_error_record_with_a_python_filter(tagger):
+    # the batch path: malformed JSON (rejected by the core) and a filter that raises (by Python)
+    data = b'{"a":1}\nnot json\n{"boom":true}\n{"b":2\n{"c":3}\n'
+    r = run_mp("--input", "STDIN", "--filter", "+tagger.Tag", "--output", "STDOUT", "--stats", input=data,
+               env=tagger)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b'{"a":1,"tagged":1}\n{"c":3,"tagged":1}\n'
+    assert len(error_records(r.stderr)) == 3
+    last = status_lines(r.stderr)[-1]
+    assert (last["in"], last["out"], last["dropped"], last["rejected"]) == (5, 2, 0, 3)
+
+
+def test_dropped_counts_what_a_pub_with_no_subscriber_drops():
+    r = run_mp("--input", "STDIN", "--output", "ZeroMQ", "--output_options",
+               opts(connect=endpoint(), subscribe_delay=0), "--stats", "0.5", input=numbered(300))
+    assert r.returncode == 0, r.stderr
+    last = status_lines(r.stderr)[-1]
+    assert (last["in"], last["out"], last["dropped"]) == (300, 0, 300)
+
+
+def test_an_input_written_in_python_shows_its_line_while_it_waits():
+    # the Null input sleeps in Python, never in the core: the tick shows the line all the same
+    p = mp("--input", "Null", "--output", "Null", "--stats", "0.2")
+    time.sleep(1)
+    code, _, err = stop(p)
+    assert code == 0, err
+    assert len(status_lines(err)) >= 3
+    assert "input Null received=0" in summary(err)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_ends_it_cleanly_with_the_last_line(sig, tagger):
+    ep = endpoint()
+    for python_filter in (False, True):
+        args = ["--input", "ZeroMQ", "--input_options", opts(socket_bind=ep, socket_type="PULL"), "--output", "Null",
+                "--stats", "0.1"] + (["--filter", "+tagger.Tag"] if python_filter else [])
+        p = mp(*args, env=tagger)
+        time.sleep(0.6)
+        began = time.monotonic()
+        code, _, err = stop(p, sig)
+        assert code == 0, err
+        assert time.monotonic() - began < 3
+        text = err.decode().splitlines()
+        assert STATUS.fullmatch(text[-2]) and text[-1].startswith("message-passing: input ZeroMQ"), err
+        assert "Traceback" not in err.decode()
+
+
+# -- --stats on a terminal: in place -------------------------------------------------------------
+
+def test_on_a_terminal_the_line_is_drawn_in_place_and_cleared_for_error_records():
+    master, slave = os.openpty()
+    p = subprocess.Popen([MP, "--input", "STDIN", "--output", "Null", "--stats", "0.1"], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    got = b""
+
+    def read_some() -> bytes:
+        nonlocal got
+        while select.select([master], [], [], 0.05)[0]:
+            try:
+                got += os.read(master, 65536)
+            except OSError:  # the other side is closed
+                break
+        return got
+
+    try:
+        p.stdin.write(b'{"a":1}\n')
+        p.stdin.flush()
+        assert wait_for(lambda: b"in=1 out=1" in read_some())
+        p.stdin.write(b"bad\n")
+        p.stdin.flush()
+        assert wait_for(lambda: b"rejected=1" in read_some())
+        p.stdin.close()
+        assert p.wait(timeout=10) == 0
+        read_some()
+    finally:
+        p.kill()
+        p.wait()
+        os.close(master)
+    text = got.decode().replace("\r\n", "\n")  # (the terminal's own newline translation)
+    draw = "\r\x1b[Kmessage-passing: in="
+    assert text.startswith(draw) and text.count(draw) >= 3, text
+    # the line drawn in place is cleared before the error record, which gets a line of its own
+    assert "\r\x1b[K{\"class\":\"Message::Passing::Exception::Decoding\"" in text, text
+    # the last one ends with its newline: the exit line that follows does not overwrite it
+    last, exit_line = text.rstrip("\n").rsplit("\n", 1)
+    assert STATUS.fullmatch(last.rsplit("\r\x1b[K", 1)[1]), text
+    assert exit_line.startswith("message-passing: input STDIN received=2 rejected=1"), text
+
+
+def test_on_a_terminal_that_also_shows_the_messages_each_interval_has_its_line():
+    # STDOUT to the same terminal: the core writes messages there, which would run into a line
+    # drawn in place
+    master, slave = os.openpty()
+    p = subprocess.Popen([MP, "--input", "STDIN", "--output", "STDOUT", "--stats", "0.1"], stdin=subprocess.PIPE,
+                         stdout=slave, stderr=slave)
+    os.close(slave)
+    p.stdin.write(b'{"a":1}\n')
+    p.stdin.close()
+    assert p.wait(timeout=10) == 0
+    got = b""
+    while select.select([master], [], [], 0.2)[0]:
+        try:
+            got += os.read(master, 65536)
+        except OSError:
+            break
+    os.close(master)
+    assert b"\x1b[K" not in got and b'{"a":1}\r\n' in got and b"message-passing: in=1 out=1" in got, got
+
+
+# -- the metrics endpoint ------------------------------------------------------------------------
+
+def parse_metrics(text: str) -> dict[tuple, float]:
+    """Prometheus text (0.0.4), checked as a scraper reads it: every sample's family declared
+    (HELP, TYPE) before its samples, which are together; no series twice; counters end in _total."""
+    samples, types, done, current = {}, {}, set(), None
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            name = line.split()[2]
+            assert name not in done, f"{name} declared twice"
+            current = name
+            done.add(name)
+        elif line.startswith("# TYPE "):
+            _, _, name, kind = line.split()
+            assert name == current and kind in ("counter", "gauge", "untyped"), line
+            types[name] = kind
+            if kind == "counter":
+                assert name.endswith("_total"), name
+        else:
+            m = re.fullmatch(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)", line)
+            assert m, f"not a sample: {line!r}"
+            name, labels, value = m.groups()
+            assert name == current and name in types, f"{name} outside its family"
+            key = (name, *re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', labels or ""))
+            assert key not in samples, f"{line!r} twice"
+            samples[key] = float(value)
+    try:
+        from prometheus_client.parser import text_string_to_metric_families  # only if it is there
+    except ImportError:
+        pass
+    else:
+        assert len(list(text_string_to_metric_families(text))) == len(types)
+    return samples
+
+
+def metric(samples: dict, name: str, component: str | None = None, part: str | None = None) -> float:
+    key = (name,) if component is None else (name, ("component", component), ("name", part))
+    return samples[key]
+
+
+def scrape(url: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.headers["Content-Type"], r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, "", ""
+
+
+def started_metrics(p: subprocess.Popen) -> str:
+    """The endpoint's address, from its start-up line."""
+    line = read_line(p)
+    assert line.startswith("message-passing: metrics at http://127.0.0.1:"), line
+    return line.split(" at ")[1].strip()
+
+
+@pytest.mark.parametrize("python_filter", [False, True], ids=["native", "python-filter"])
+def test_metrics_endpoint_serves_the_counters_per_component(tmp_path, procs, tagger, python_filter):
+    out, ep = tmp_path / "out.log", endpoint()
+    args = ["--input", "ZeroMQ", "--input_options", opts(socket_bind=ep, socket_type="PULL"),
+            "--output", "File", "--output_options", opts(filename=str(out)), "--metrics-port", "0"]
+    p = mp(*args, *(["--filter", "+tagger.Tag"] if python_filter else []), env=tagger)
+    procs.append(p)
+    url = started_metrics(p)
+    code, content_type, text = scrape(url)
+    assert code == 200 and content_type == "text/plain; version=0.0.4; charset=utf-8"
+    samples = parse_metrics(text)
+    assert metric(samples, "message_passing_received_total", "input", "ZeroMQ") == 0
+    ctx = zmq.Context()
+    push = ctx.socket(zmq.PUSH)
+    try:
+        push.connect(ep)
+        for i in range(1000):
+            push.send(b'{"n":%d}' % i)
+        push.send(b"{not json")
+        assert wait_for(lambda: len(lines(out)) == 1000)
+    finally:
+        push.close(linger=1000)
+        ctx.term()
+    # no tick is needed: a scrape wakes the chain for its counters
+    samples = parse_metrics(scrape(url)[2])
+    assert metric(samples, "message_passing_received_total", "input", "ZeroMQ") == 1001
+    assert metric(samples, "message_passing_rejected_total", "input", "ZeroMQ") == 1
+    assert metric(samples, "message_passing_sent_total", "output", "File") == 1000
+    assert metric(samples, "message_passing_dropped_total", "output", "File") == 0
+    assert metric(samples, "message_passing_failed_total", "output", "File") == 0
+    assert metric(samples, "message_passing_sent_total", "error", "STDERR") == 1
+    assert metric(samples, "message_passing_error_records_total") == 1
+    assert metric(samples, "message_passing_error_records_lost_total") == 0
+    assert 0 < metric(samples, "message_passing_uptime_seconds") < 60
+    assert scrape(url.replace("/metrics", "/other"))[0] == 404
+    assert scrape(url.replace("/metrics", "/"))[0] == 404
+    post = urllib.request.Request(url, data=b"x", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(post, timeout=5)
+    assert e.value.code == 501
+    code, _, err = stop(p)
+    assert code == 0, err
+    assert b"GET /metrics" not in err  # no request log on stderr
+
+
+def test_metrics_of_a_tee_label_each_branch(tmp_path, procs):
+    branches = [{"output": "File", "output_options": {"filename": str(tmp_path / f"b{i}.log")}} for i in (0, 1)]
+    p = mp("--input", "STDIN", "--filter", "T", "--filter_options", json.dumps({"outputs": branches}),
+           "--output", "Null", "--metrics_port", "0", stdin=subprocess.PIPE)
+    procs.append(p)
+    url = started_metrics(p)
+    p.stdin.write(numbered(10))
+    p.stdin.flush()
+    assert wait_for(lambda: len(lines(tmp_path / "b1.log")) == 10)
+    samples = parse_metrics(scrape(url)[2])
+    for i in (0, 1):
+        assert samples[("message_passing_sent_total", ("component", "tee"), ("name", "File"), ("branch", str(i)))] == 10
+    assert metric(samples, "message_passing_sent_total", "output", "Null") == 10
+    p.stdin.close()
+    assert p.wait(timeout=10) == 0
+
+
+def test_metrics_and_stats_from_a_configfile(tmp_path, procs):
+    port = free_port()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"input: Null\noutput: Null\nstats: 0.2\nmetrics_port: {port}\nmetrics_host: 127.0.0.1\n")
+    p = mp("--configfile", str(cfg))
+    procs.append(p)
+    assert started_metrics(p) == f"http://127.0.0.1:{port}/metrics"
+    assert STATUS.fullmatch(read_line(p).strip())
+    samples = parse_metrics(scrape(f"http://127.0.0.1:{port}/metrics")[2])
+    assert metric(samples, "message_passing_received_total", "input", "Null") == 0
+    code, _, err = stop(p)
+    assert code == 0, err
+
+
+def test_a_metrics_port_in_use_stops_startup_with_one_line():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = run_mp("--input", "STDIN", "--output", "Null", "--metrics_port", str(port), input=b"{}\n")
+    err = r.stderr.decode()
+    assert r.returncode == 1 and err.count("\n") == 1, err
+    assert f"--metrics_port: cannot listen on 127.0.0.1:{port}: Address already in use" in err, err
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--metrics_port", "70000"], "--metrics_port must be a port number from 0 to 65535, not \"70000\""),
+        (["--metrics-port", "http"], "--metrics_port must be a port number"),
+        (["--metrics_port"], "--metrics_port/--metrics-port: expected one argument"),
+        (["--metrics_host", "0.0.0.0"], "--metrics_host needs --metrics_port"),
+        (["--metrics_port", "0", "--metrics_host", ""], "--metrics_host must be a host name or address"),
+        (["--stats", "fast"], "--stats must be a number of seconds from 0.1 to 86400, not \"fast\""),
+        (["--stats", "0"], "--stats must be a number of seconds"),
+        (["--stats", "-1"], "--stats must be a number of seconds"),
+        (["--stats", "nan"], "--stats must be a number of seconds"),
+    ],
+)
+def test_bad_stats_and_metrics_options_are_one_line(args, says):
+    r = run_mp("--input", "STDIN", "--output", "Null", *args, input=b"{}\n")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and err.count("\n") == 1 and says in err, err
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ('{"input":"STDIN","output":"Null","metrics_port":true}', "--metrics_port must be a port number"),
+        ('{"input":"STDIN","output":"Null","metrics_port":8.5}', "--metrics_port must be a port number"),
+        ('{"input":"STDIN","output":"Null","stats":"often"}', "--stats must be a number of seconds"),
+    ],
+)
+def test_bad_stats_and_metrics_in_a_configfile(tmp_path, text, says):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(text)
+    r = run_mp("--configfile", str(cfg))
+    err = r.stderr.decode()
+    assert r.returncode == 2 and err.count("\n") == 1 and says in err, err
+
+
+def test_stats_true_in_a_configfile_is_every_second(tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"input": "STDIN", "output": "Null", "stats": True}))
+    r = run_mp("--configfile", str(cfg), input=b"{}\n")
+    assert r.returncode == 0 and status_lines(r.stderr)[-1]["in"] == 1, r.stderr
