@@ -1131,6 +1131,11 @@ def pump(Source source, sinks, Batch batch, int timeout_ms=-1):
             if filled and (st != OK or batch.b.nr):
                 st = REJECTED if st == OK else st
                 break
+            if filled and woken():
+                # a signal, between batches: a source that never runs dry (a flood, a file on
+                # STDIN) would otherwise not see it until the end
+                st = WAKE
+                break
             st = source.s.fill(&source.s, &batch.b, timeout_ms)
             filled = 1
             if batch.b.n == 0 and st == OK and timeout_ms >= 0:
