@@ -711,3 +711,130 @@ def test_handlers_made_and_closed_leave_no_descriptor_open(procs, tmp_path):
     assert r.returncode == 0 and r.stderr == b"", r.stderr
     before, after = r.stdout.split()
     assert before == after
+
+
+def test_a_pub_whose_first_record_is_an_error_delivers_it_and_the_rest(procs, tmp_path):
+    """An ERROR goes at once, but a PUB has no subscriber yet: it and the records after it wait
+    for one, and go when it comes, the application idle meanwhile."""
+    out = tmp_path / "out.log"
+    ep = collector(procs, out, socket_type="SUB")
+    script = tmp_path / "pub_error_app.py"
+    script.write_text(textwrap.dedent("""
+        import logging, sys, time
+        from message_passing.logging import ZeroMQHandler
+        log = logging.getLogger("e")
+        log.setLevel(logging.INFO)
+        log.addHandler(ZeroMQHandler(connect=sys.argv[1]))
+        log.error("first")  # before the subscription has come
+        for i in range(5):
+            log.info("then %d", i)
+        time.sleep(60)
+    """))
+    p = subprocess.Popen([sys.executable, str(script), ep], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    procs.append(p)
+    assert wait_for(lambda: len(lines(out)) == 6, 15)
+    assert [g["message"] for g in records(out)] == ["first"] + [f"then {i}" for i in range(5)]
+    p.kill()
+
+
+def test_an_exception_while_the_flusher_starts_does_not_stop_it_for_good(procs, tmp_path):
+    """A signal handler's exception (Ctrl-C, an alarm's timeout) raised as the flusher thread
+    starts: the application goes on, and its next records still go within milliseconds."""
+    out = tmp_path / "out.log"
+    ep = collector(procs, out)
+    script = tmp_path / "start_app.py"
+    script.write_text(textwrap.dedent("""
+        import logging, sys, threading, time
+        from message_passing.logging import ZeroMQHandler
+        start = threading.Thread.start
+        def interrupted(self):
+            threading.Thread.start = start
+            raise KeyboardInterrupt
+        threading.Thread.start = interrupted
+        log = logging.getLogger("k")
+        log.setLevel(logging.INFO)
+        log.addHandler(ZeroMQHandler(connect=sys.argv[1], socket_type="PUSH"))
+        try:
+            log.info("interrupted")
+        except KeyboardInterrupt:
+            print("caught", flush=True)
+        for i in range(3):
+            log.info("after %d", i)
+        time.sleep(60)
+    """))
+    p = subprocess.Popen([sys.executable, str(script), ep], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    procs.append(p)
+    assert p.stdout.readline() == b"caught\n"
+    assert wait_for(lambda: len(lines(out)) == 4, 15)
+    p.kill()
+
+
+def test_close_from_a_signal_handler_during_close(tmp_path):
+    """A SIGTERM handler that calls logging.shutdown() while the application is already closing
+    the handler: the inner close returns at once, the outer is bounded by the linger, the counters
+    are right and nothing is said."""
+    r = app(tmp_path, """
+        import logging, signal, sys, time
+        from message_passing.logging import ZeroMQHandler
+        h = ZeroMQHandler(connect=sys.argv[1], socket_type="PUSH", linger=1500)  # nobody listens
+        log = logging.getLogger("cc")
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        log.addHandler(h)
+        for i in range(100):
+            log.info("r %d", i)
+        signal.signal(signal.SIGALRM, lambda *_: h.close())
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        t = time.monotonic()
+        h.close()
+        c = h.counters()
+        print(round(time.monotonic() - t, 1), c["sent"], c["undelivered"], c["failed"])
+    """, endpoint())
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+    took, sent, undelivered, failed = r.stdout.split()
+    assert float(took) <= 1.6 and (sent, undelivered, failed) == (b"100", b"100", b"0")
+
+
+def test_the_counters_include_what_the_flusher_is_handing_over(procs, tmp_path):
+    """`sent` counts every record logged so far, even one in a batch the flusher is writing."""
+    ep = collector(procs, tmp_path / "out.log")
+    r = app(tmp_path, """
+        import logging, random, sys, time
+        from message_passing.logging import ZeroMQHandler
+        h = ZeroMQHandler(connect=sys.argv[1], socket_type="PUSH", socket_hwm=0)
+        log = logging.getLogger("n")
+        log.setLevel(logging.INFO)
+        log.addHandler(h)
+        logged, wrong = 0, 0
+        for round in range(300):
+            for i in range(random.randrange(1, 130)):
+                log.info("x")
+                logged += 1
+            time.sleep(random.random() * 0.002)
+            wrong += h.sent != logged
+        print(wrong)
+    """, ep)
+    assert r.returncode == 0 and r.stderr == b"" and r.stdout == b"0\n", r.stderr
+
+
+def test_handlers_dropped_after_logging_free_their_threads_and_descriptors(procs, tmp_path):
+    ep = collector(procs, tmp_path / "out.log")
+    r = app(tmp_path, """
+        import gc, logging, os, sys, time
+        from message_passing.logging import ZeroMQHandler
+        def threads_and_fds():
+            return len(os.listdir("/proc/self/task")), len(os.listdir("/proc/self/fd"))
+        before = threads_and_fds()
+        for i in range(30):
+            h = ZeroMQHandler(connect=sys.argv[1], socket_type="PUSH" if i % 2 else "PUB")
+            h.handle(logging.makeLogRecord({"msg": "x", "levelno": logging.INFO}))  # a flusher starts (a PUB's keeps waiting)
+        del h
+        gc.collect()
+        deadline = time.monotonic() + 10
+        while threads_and_fds() > before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(*before, *threads_and_fds())
+    """, ep)
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+    threads, fds, threads_after, fds_after = map(int, r.stdout.split())
+    assert (threads_after, fds_after) == (threads, fds)

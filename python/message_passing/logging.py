@@ -201,23 +201,103 @@ def _close_at_child_exit(handler: logging.Handler) -> None:
     multiprocessing.util.Finalize(None, handler.close, exitpriority=0)
 
 
-def _discard(pid: int, sock, monitor, context, pipe: list) -> None:
-    """A handler dropped without close(): free its socket, context and pipe (not in a forked
+def _discard(pid: int, sock, monitor, context, flusher: "_Flusher") -> None:
+    """A handler dropped without close(): free its socket, context and flusher (not in a forked
     child, where they are its parent's)."""
-    if os.getpid() == pid and not sock.closed:
-        monitor.close(linger=0)
-        sock.close(linger=0)
-        context.term()
     if os.getpid() == pid:
-        _close_pipe(pipe)
+        if not sock.closed:
+            monitor.close(linger=0)
+            sock.close(linger=0)
+            context.term()
+        with flusher.lock:
+            flusher.end()
 
 
-def _close_pipe(pipe: list) -> None:
-    """Closes the flusher's pipe once (the handler and its finalizer share the list)."""
-    for i, fd in enumerate(pipe):
-        if fd >= 0:
-            pipe[i] = -1
-            os.close(fd)
+class _Flusher:
+    """The thread that hands a handler's queue to the socket GATHER after its first record (every
+    20 ms while a PUB waits for its first subscriber), and the pipe that wakes it: a signal handler
+    may write to a pipe (an Event's lock, it could find held by the very code it interrupted). It
+    holds the handler weakly, so that a handler dropped without close() goes; it ends after a
+    minute without records. All but run() are called under the handler's lock."""
+
+    def __init__(self, handler: "ZeroMQHandler") -> None:
+        self.handler, self.lock = weakref.ref(handler), handler.lock
+        self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.thread: threading.Thread | None = None
+        self.pending = False  # it will look at the queue soon: no need to wake it
+        self.ended = False    # the handler is closed or gone: the pipe goes with the thread
+        self.inline = False   # no thread could start (interpreter shutdown): records go at once
+
+    def wake(self) -> bool:
+        """Makes the thread look at the queue soon; False if no thread can run."""
+        if self.inline:
+            return False
+        if self.ended:  # (closed by a signal handler meanwhile: nothing more goes)
+            return True
+        if self.thread is None or not self.thread.is_alive():
+            # (made known before it starts: a signal handler's end() then closes the pipe, and
+            # the thread, if it starts at all, ends at once)
+            self.thread = threading.Thread(target=self.run, name="ZeroMQHandler flusher", daemon=True)
+            try:
+                self.thread.start()
+            except RuntimeError:  # "can't create new thread at interpreter shutdown"
+                self.thread, self.inline = None, True
+                return False
+        self.pending = True
+        self._poke()
+        return True
+
+    def end(self) -> None:
+        self.ended = True
+        if self.thread is None or not self.thread.is_alive():
+            self.close_pipe()
+        else:
+            self._poke()  # it wakes, sees the end, and closes the pipe
+
+    def _poke(self) -> None:
+        try:
+            if self.w >= 0:
+                os.write(self.w, b"!")
+        except OSError:
+            pass  # bytes are there already: the thread will wake
+
+    def close_pipe(self) -> None:
+        for fd in (self.r, self.w):
+            if fd >= 0:
+                os.close(fd)
+        self.r = self.w = -1
+
+    def run(self) -> None:
+        r = self.r
+        if r < 0:  # ended before it started
+            return
+        poller = select.poll()
+        poller.register(r, select.POLLIN)
+        retry = False
+        while True:
+            woken = poller.poll(20 if retry else 60_000)
+            if woken:
+                try:
+                    os.read(self.r, 4096)
+                except OSError:
+                    pass
+                time.sleep(GATHER)  # let records gather
+            with self.lock:
+                handler = None if self.ended else self.handler()
+                if handler is not None and (handler._queue or woken):
+                    self.pending = False
+                    retry = not handler._hand_over_soon()
+                    self.pending = retry
+                    handler = None  # (held weakly while waiting)
+                    continue
+                # closed, gone, or a minute without records: decided under the lock, so that a
+                # record queued from now on starts another thread
+                if self.thread is threading.current_thread():
+                    self.thread = None
+                self.pending = False
+                if self.ended or handler is None:
+                    self.close_pipe()
+                return
 
 
 class ZeroMQHandler(logging.Handler):
@@ -248,7 +328,6 @@ class ZeroMQHandler(logging.Handler):
         self._said: set[str] = set()
         self._queue: list[bytes] = []  # records not yet handed to the socket
         self._sink = None
-        self._pipe = [-1, -1]
         self._open()
 
     # -- counters
@@ -256,17 +335,19 @@ class ZeroMQHandler(logging.Handler):
     @property
     def sent(self) -> int:
         """Records handed to the socket (PUSH: queued for the peer; PUB: to its subscribers)."""
-        if self._queue:  # (what was logged so far, not what the flusher has handed over so far)
-            self.flush()
-        return self._sent_before + (self._sink.sent if self._sink is not None else 0)
+        with self.lock:
+            self.flush()  # (what was logged so far, not what the flusher has handed over so far)
+            sink = self._sink
+            return self._sent_before + (sink.sent if sink is not None else 0)
 
     @property
     def dropped(self) -> int:
         """Records dropped because the socket had no room (the collector down or slow), or because
         no subscriber came before the handler closed."""
-        if self._queue:
+        with self.lock:
             self.flush()
-        return self._dropped_before + self._dropped + (self._sink.dropped if self._sink is not None else 0)
+            sink = self._sink
+            return self._dropped_before + self._dropped + (sink.dropped if sink is not None else 0)
 
     def counters(self) -> dict[str, int]:
         return {"sent": self.sent, "dropped": self.dropped, "undelivered": self.undelivered,
@@ -300,11 +381,7 @@ class ZeroMQHandler(logging.Handler):
             self._context.term()
             raise
         self._socket, self._monitor, self._pub, self._connected = sock, monitor, pub, False
-        # the flusher's wake-up: a pipe, which a signal handler may write to (an Event's lock it
-        # could find held by the very code it interrupted)
-        self._pipe = list(os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC))
-        self._flusher: threading.Thread | None = None
-        self._no_flusher = False  # none could start (interpreter exit): records go at once
+        self._flusher = _Flusher(self)
         if "multiprocessing" in sys.modules:
             # a multiprocessing child ends in os._exit, without logging.shutdown: close there,
             # whether the handler was made before the child started (inherited, or made as its
@@ -314,16 +391,16 @@ class ZeroMQHandler(logging.Handler):
             multiprocessing.util.register_after_fork(self, _close_at_child_exit)
             if multiprocessing.parent_process() is not None:
                 _close_at_child_exit(self)
-        weakref.finalize(self, _discard, os.getpid(), sock, monitor, self._context, self._pipe).atexit = False
+        weakref.finalize(self, _discard, os.getpid(), sock, monitor, self._context, self._flusher).atexit = False
         self._sink = _core.ZmqSink(sock, xpub=pub)
         self._full, self._last_dropped = False, 0  # the last hand-over found no room
-        self._handing_over = False
+        self._handing_over = self._closing = False
         self._queue.clear()
 
     def _reopen_after_fork(self) -> None:
         # the parent's: closing them here could hang
         _abandoned.append((self._socket, self._monitor, self._context))
-        _close_pipe(self._pipe)  # (the child's copies)
+        self._flusher.close_pipe()  # (the child's copies; its thread is the parent's)
         self._sent_before = self._dropped_before = 0
         self._dropped = self.failed = self.undelivered = 0
         self._sink = self._sink if self.bind else None
@@ -374,24 +451,39 @@ class ZeroMQHandler(logging.Handler):
                 return
             queue = self._queue  # (always the same list: a signal handler may come in anywhere)
             queue.append(data)
-            if urgent or len(queue) >= BATCH or self._no_flusher:
+            if urgent or len(queue) >= BATCH:
                 self._hand_over()
-            elif len(queue) == 1:
-                self._wake_flusher()
+            if queue and not self._flusher.pending:
+                self._soon()
         except Exception:
             self._failed("send", record)
+
+    def _soon(self) -> None:
+        """(Under the lock.) The queue goes to the socket soon: the flusher's, or at once if no
+        thread can run."""
+        if not self._flusher.wake():
+            self._hand_over()
+
+    def _hand_over_soon(self) -> bool:
+        """(The flusher, under the lock.) As _hand_over, failures counted."""
+        try:
+            return self._sink is None or self._generation != _forks or self._hand_over()
+        except Exception:
+            self._failed("send", None)
+            return True
 
     def _hand_over(self) -> bool:
         """(Under the lock.) Gives the queue to the socket, unless a PUB has no subscriber yet: then
         it keeps socket_hwm records for one, and drops the newest beyond."""
         sink, queue = self._sink, self._queue
-        if sink is None or self._handing_over:  # closed; a signal handler interrupting a hand-over
-            return True                           # (which leaves what it queues to the flusher)
+        if sink is None or self._handing_over or not queue:  # (a signal handler interrupting a
+            return True                                       # hand-over: it leaves the rest to the flusher)
         if self._pub and not sink.subscribers and not sink.poll_subscribers():
             if 0 < self.socket_hwm < len(queue):
                 self._dropped += len(queue) - self.socket_hwm
                 del queue[self.socket_hwm:]
             return False
+        failed = sink.failed
         self._handing_over = True
         try:
             batch = queue[:]  # (a signal handler may queue more meanwhile, behind these: they stay)
@@ -402,63 +494,20 @@ class ZeroMQHandler(logging.Handler):
                 sink.write_list(batch)
         finally:
             self._handing_over = False
-        if self._sink is not sink:  # a signal handler closed it under the write: those records were dropped
-            self._dropped += sink.failed
+        if self._sink is not sink:  # a signal handler closed the handler under the write: this
+            self._dropped += sink.failed - failed + len(queue)  # batch and the rest are dropped
+            queue.clear()
             return True
         if not self._pub:  # (a PUB's room cannot be asked)
             dropped = sink.dropped
             self._full = dropped != self._last_dropped
             self._last_dropped = dropped
-        if queue:  # queued by a signal handler meanwhile
-            self._wake_flusher()
+        if queue and not self._flusher.pending:  # queued by a signal handler meanwhile
+            self._soon()
         return True
 
-    def _wake_flusher(self) -> None:
-        """(Under the lock.)"""
-        if self._flusher is None and not self._no_flusher:
-            self._flusher = threading.Thread(target=self._flush_soon, args=(self._pipe[0],),
-                                             name="ZeroMQHandler flusher", daemon=True)
-            try:
-                self._flusher.start()
-            except RuntimeError:  # "can't create new thread at interpreter shutdown"
-                self._flusher, self._no_flusher = None, True
-        if self._no_flusher:
-            self._hand_over()
-            return
-        try:
-            os.write(self._pipe[1], b"!")
-        except BlockingIOError:
-            pass  # bytes are there already: the flusher will wake
-
-    def _flush_soon(self, wake: int) -> None:
-        """(A thread, while records come.) Hands the queue over GATHER after its first record
-        (every 20 ms while a PUB waits for its first subscriber); ends after a minute without
-        records, or once the handler is closed (closing the pipe then)."""
-        poller = select.poll()
-        poller.register(wake, select.POLLIN)
-        retry = False
-        while True:
-            woken = poller.poll(20 if retry else 60_000)
-            if woken:
-                try:
-                    os.read(wake, 4096)
-                except OSError:
-                    pass
-                time.sleep(GATHER)  # let records gather
-            with self.lock:
-                try:
-                    if self._sink is not None and self._generation == _forks and (self._queue or woken):
-                        retry = bool(self._queue) and not self._hand_over()
-                        continue
-                except Exception:
-                    self._failed("send", None)
-                    continue
-                # closed, forked, or a minute without records: decided under the lock, so that
-                # a record queued from now on starts another flusher
-                self._flusher = None
-                if self._sink is None:  # closed: the pipe is the flusher's to close
-                    _close_pipe(self._pipe)
-                return
+    _FAILURES = {"encode": "a record could not be made", "send": "records could not be handed to the socket",
+                 "close": "the handler could not close cleanly"}
 
     def _failed(self, what: str, record: logging.LogRecord | None) -> None:
         """Counted always; said once for each kind of failure, through logging's own path."""
@@ -467,13 +516,14 @@ class ZeroMQHandler(logging.Handler):
             self._said.add(what)
             if record is None:
                 record = logging.LogRecord("message_passing.logging", logging.ERROR, __file__, 0,
-                                           "a structlog event could not be sent", None, None)
+                                           f"ZeroMQHandler: {self._FAILURES[what]}", None, None)
             self.handleError(record)
 
     # -- the end
 
     def flush(self) -> None:
-        """Hands what is queued to the socket (a PUB: if a subscriber has come)."""
+        """Hands what is queued to the socket (a PUB: if a subscriber has come); waits for a
+        batch the flusher is handing over."""
         self.acquire()
         try:
             if self._queue and self._sink is not None and self._generation == _forks:
@@ -488,22 +538,21 @@ class ZeroMQHandler(logging.Handler):
         first subscriber wait that long for one), then closes the socket. Never hangs longer."""
         self.acquire()
         try:
-            if self._sink is not None and self._generation == _forks:
-                self._deliver_and_close()
-        except Exception:
-            self._failed("close", None)
+            if self._closing:  # a signal handler's, while this very close runs
+                return
+            self._closing = True
+            try:
+                if self._sink is not None and self._generation == _forks:
+                    self._deliver_and_close()
+            except Exception:
+                self._failed("close", None)
+            finally:
+                self._sink, self._full, self._closing = None, False, False
+                if self._generation == _forks:
+                    self._flusher.end()
         finally:
-            self._sink, self._full = None, False
-            if self._generation == _forks:
-                if self._flusher is None:
-                    _close_pipe(self._pipe)
-                else:  # it wakes, sees the handler closed, and closes the pipe
-                    try:
-                        os.write(self._pipe[1], b"!")
-                    except OSError:
-                        pass
             self.release()
-            super().close()
+        super().close()
 
     def _ever_connected(self) -> bool:
         while not self._connected:
@@ -520,16 +569,18 @@ class ZeroMQHandler(logging.Handler):
         def waiting() -> float | None:  # milliseconds left in the linger (None: no limit)
             return None if self.linger < 0 else max(0.0, (deadline - time.monotonic()) * 1000)
 
-        while self._queue and not self._hand_over() and waiting() != 0:  # (a PUB: for a first subscriber)
-            self._socket.poll(min(20, waiting() or 20))
-        self._dropped += len(self._queue)
-        self._queue.clear()
+        if not self._handing_over:  # (else a signal handler's close, in the middle of a hand-over: that counts the rest)
+            while self._queue and not self._hand_over() and waiting() != 0:  # (a PUB: for a first subscriber)
+                self._socket.poll(min(20, waiting() or 20))
+            self._dropped += len(self._queue)
+            self._queue.clear()
         while sink.sent and not self._ever_connected() and waiting() != 0:  # for a collector to connect
             self._monitor.poll(min(100, waiting() or 100))
         lost = sink.sent and not self._ever_connected()
         if lost:  # no collector came: what was queued for one is lost
             self.undelivered += sink.sent
-        self._sent_before, self._dropped_before = self.sent, self._dropped_before + sink.dropped
+        self._sent_before += sink.sent
+        self._dropped_before += sink.dropped
         sink.detach()
         self._socket.disable_monitor()
         self._monitor.close(linger=0)
