@@ -758,4 +758,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # (every child was stopped on the way out)
+        sys.exit("interrupted")
