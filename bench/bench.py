@@ -92,12 +92,19 @@ def build_bare(tmp: str, lib: str) -> str:
     return exe
 
 
-def write_data(tmp: str, n: int) -> tuple[str, int]:
-    path = os.path.join(tmp, f"data_{n}.jsonl")
+def write_data(tmp: str, n: int, size: int | None = None) -> tuple[str, int]:
+    """n lines of LINE, or with `size`, log lines of exactly `size` bytes each (and a newline)."""
+    line, fields = LINE, (lambda i: (i % 1000, i, i))
+    if size:
+        head = '{"@timestamp":"2024-05-01T12:34:56.%03dZ","level":"info","message":"item %07d '
+        line, fields = head + "x" * (size - len(head % (0, 0)) - 2) + '"}\n', (lambda i: (i % 1000, i % 10**7))
+        if len(line % (0, 0)) != size + 1:
+            raise ValueError(f"{size} bytes is too short for a log line")
+    path = os.path.join(tmp, f"data_{n}_{size}.jsonl" if size else f"data_{n}.jsonl")
     if not os.path.exists(path):
         with open(path, "w") as f:
             for start in range(0, n, 100_000):
-                f.write("".join(LINE % (i % 1000, i, i) for i in range(start, min(n, start + 100_000))))
+                f.write("".join(line % fields(i) for i in range(start, min(n, start + 100_000))))
     return path, os.path.getsize(path)
 
 
@@ -114,7 +121,7 @@ def receiver_command(case: str, args, endpoint: str, out: str, n: int) -> tuple[
     if case == "bare":
         return [args.bare_exe, "recv", endpoint, str(n)], env
     if case == "pyzmq_orjson":
-        return [sys.executable, os.path.join(HERE, "pyzmq_orjson.py"), endpoint, out], env
+        return [sys.executable, os.path.join(HERE, "pyzmq_orjson.py"), "pull", endpoint, out], env
     inp = ["--input", "ZeroMQ", "--input_options",
            '{"socket_bind":"%s","socket_type":"PULL"}' % endpoint,
            "--output", "File", "--output_options", '{"filename":"%s"}' % out]
@@ -130,7 +137,7 @@ def receiver_command(case: str, args, endpoint: str, out: str, n: int) -> tuple[
 
 def spawn(argv, **kw) -> subprocess.Popen:
     try:
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, **kw)
+        p = subprocess.Popen(argv, **{"stdin": subprocess.DEVNULL, **kw})
     except OSError as e:
         raise RunFailed(f"cannot run {argv[0]}: {e}") from None
     children.append(p)
