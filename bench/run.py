@@ -100,13 +100,15 @@ SCENARIOS = {
     "stdin": "STDIN -> File, JSON",
     "handler": "logger.info -> handler -> ZeroMQ PUSH",
 }
-SYSTEMS = ("ours", "ceiling", "python", "perl")
+SYSTEMS = ("ours", "ceiling", "writer", "python", "perl")
+WRITES_A_FILE = {"aggregator_pull", "aggregator_sub"}  # the scenarios with a `writer` row
 # What each system is, by scenario (a missing entry: the same as "*").
 WHAT = {
     ("ceiling", "*"): "C libzmq receiver that only counts",
     ("ceiling", "distributor"): "C libzmq forwarder PULL -> PUSH",
     ("ceiling", "stdin"): "cat",
     ("ceiling", "handler"): "logging.NullHandler (the logging call alone)",
+    ("writer", "*"): "C libzmq receiver that appends each message to the file (no validation)",
     ("ours", "*"): "message-passing",
     ("ours", "handler"): "message_passing.logging.ZeroMQHandler",
     ("python", "*"): "pyzmq + orjson",
@@ -119,7 +121,7 @@ WHAT = {
 }
 LOSSY = {"aggregator_sub", "distributor"}  # where a loss is measured, not a failure
 # Floors on the rates, only to bound the wait for one run (not targets).
-FLOOR = {"ceiling": 100_000, "ours": 50_000, "python": 20_000, "perl": 5_000}
+FLOOR = {"ceiling": 100_000, "writer": 100_000, "ours": 50_000, "python": 20_000, "perl": 5_000}
 QUIET = 1.0            # s of no growth, once the senders are done, that ends a run that may lose
 SIZES = (100, 1000, 10_000)
 SENDERS = (1, 2, 4)
@@ -226,6 +228,8 @@ def command(scenario: str, system: str, cfg, ep: str, out_ep: str, out: str, n: 
         if scenario == "distributor":
             return [cfg.bare_exe, "forward", ep, out_ep], env
         return [cfg.bare_exe, "recv", ep, str(n), *(["SUB", "1", str(int(QUIET * 1000))] if sub else [])], env
+    if system == "writer":
+        return [cfg.bare_exe, "write", ep, out, "SUB" if sub else "PULL"], env
     if system == "python":
         if scenario == "stdin":
             return [*peer, "stdin", out], env
@@ -494,8 +498,8 @@ def plan(cfg) -> list[dict]:
     """Every cell of both tables: what runs, and how."""
     cells = []
     for sc in cfg.scenarios:
-        systems = [s for s in SYSTEMS if s in cfg.systems] + (["stdlib"] if sc == "handler" and "ours" in cfg.systems
-                                                               else [])
+        systems = [s for s in SYSTEMS if s in cfg.systems and (s != "writer" or sc in WRITES_A_FILE)] + \
+            (["stdlib"] if sc == "handler" and "ours" in cfg.systems else [])
         for system in systems:
             cell = {"table": "main", "scenario": sc, "system": system, "senders": 1, "size": None,
                     "n": cfg.handler_records if sc == "handler" else cfg.messages,
@@ -507,7 +511,7 @@ def plan(cfg) -> list[dict]:
             cells.append(cell)
     if "aggregator_pull" in cfg.scenarios:
         for senders, size in [(k, None) for k in cfg.senders if k != 1] + [(1, s) for s in cfg.sizes]:
-            for system in ("ours", "ceiling", "python"):
+            for system in ("ours", "ceiling", "writer", "python"):
                 if system in cfg.systems:
                     n = cfg.messages if size is None else max(1000, min(cfg.messages, cfg.messages * 300 // size))
                     cells.append({"table": "scaling", "scenario": "aggregator_pull", "system": system,
@@ -582,6 +586,8 @@ def goals(rows: list[dict]) -> list[dict]:
 
     for sc in ("aggregator_pull", "aggregator_sub"):
         goal(f"{sc}: ours / ceiling", rate(sc, "ours"), rate(sc, "ceiling"), GOALS["ceiling"])
+        # (not a goal of the issue: the same, less what writing the file costs any aggregator)
+        goal(f"{sc}: ours / writer", rate(sc, "ours"), rate(sc, "writer"), GOALS["ceiling"])
     goal("worker: ours / python", rate("worker", "ours"), rate("worker", "python"), GOALS["python"])
     for sc in SCENARIOS:
         if rate(sc, "perl"):
@@ -610,7 +616,7 @@ def markdown(rows: list[dict], goal_list: list[dict]) -> str:
         if r["table"] == "main":
             lines.append(f"| {r['scenario']} | {r['system']} | {r['what']} | " + cells(r))
     scaling = [r for r in rows if r["table"] == "scaling" or (
-        r["table"] == "main" and r["scenario"] == "aggregator_pull" and r["system"] in ("ours", "ceiling", "python"))]
+        r["table"] == "main" and r["scenario"] == "aggregator_pull" and r["system"] in ("ours", "ceiling", "writer", "python"))]
     if any(r["table"] == "scaling" for r in rows):
         lines += ["", "How cost grows: aggregator_pull (PULL -> File)", "",
                   "| senders | message bytes | system | MB/s " + head, "|---:|---:|---|---:" + rule]

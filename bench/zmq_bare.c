@@ -10,6 +10,11 @@
  *                                    exits (the ceiling); with SOCKETS > 1, that many sockets share the
  *                                    count (two workers of a distributor); with QUIET_MS, it also ends
  *                                    once no frame came for QUIET_MS after the first (a lossy run)
+ *   zmq_bare write ENDPOINT FILE [TYPE]
+ *                                    PULL (or SUB) binds and appends each frame and a newline to
+ *                                    FILE (buffered, written when the buffer fills or the socket runs
+ *                                    dry), no validation, until killed: the ceiling of an aggregator
+ *                                    that writes a file
  *   zmq_bare forward IN OUT          PULL-binds IN, PUSH-binds OUT, passes each frame on (blocking
  *                                    both ways) until killed: the ceiling of a distributor
  * An ENDPOINT starting with '>' is connected to, with '@' bound (else the mode's default above).
@@ -22,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #define ZMQ_PUB 1
 #define ZMQ_SUB 2
@@ -51,6 +58,8 @@ int zmq_msg_init(zmq_msg_t *);
 int zmq_msg_recv(zmq_msg_t *, void *, int);
 int zmq_msg_send(zmq_msg_t *, void *, int);
 int zmq_msg_close(zmq_msg_t *);
+void *zmq_msg_data(zmq_msg_t *);
+size_t zmq_msg_size(zmq_msg_t *);
 int zmq_poll(zmq_pollitem_t *, int, long);
 
 static struct timespec now(void)
@@ -171,6 +180,40 @@ static int recv_count(void *ctx, const char *endpoint, long n, int type, int nso
     return 0;
 }
 
+/* The ceiling of an aggregator that writes a file: each message and a newline, into a buffer
+ * written out when full or when the socket runs dry (as an aggregator must), no validation. */
+static int recv_write(void *ctx, const char *endpoint, const char *path, int type)
+{
+    static char buf[1 << 18];
+    size_t used = 0;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    void *s = open_socket(ctx, type, endpoint, 1);
+    zmq_msg_t m;
+    if (fd < 0) { perror(path); return 1; }
+    zmq_msg_init(&m);
+    for (;;) {
+        if (zmq_msg_recv(&m, s, ZMQ_DONTWAIT) < 0) {
+            if (used && write(fd, buf, used) != (ssize_t)used) { perror("write"); return 1; }
+            used = 0;
+            if (zmq_msg_recv(&m, s, 0) < 0)
+                break; /* interrupted: SIGTERM */
+        }
+        size_t len = zmq_msg_size(&m);
+        if (used + len + 1 > sizeof buf) {
+            if (write(fd, buf, used) != (ssize_t)used) { perror("write"); return 1; }
+            used = 0;
+        }
+        if (len + 1 > sizeof buf) { /* (larger than the buffer: on its own) */
+            if (write(fd, zmq_msg_data(&m), len) != (ssize_t)len || write(fd, "\n", 1) != 1) { perror("write"); return 1; }
+            continue;
+        }
+        memcpy(buf + used, zmq_msg_data(&m), len);
+        used += len;
+        buf[used++] = '\n';
+    }
+    return 0;
+}
+
 static int forward(void *ctx, const char *in_endpoint, const char *out_endpoint)
 {
     void *in = open_socket(ctx, ZMQ_PULL, in_endpoint, 1);
@@ -197,11 +240,14 @@ int main(int argc, char **argv)
         int nsock = argc > 5 ? atoi(argv[5]) : 1;
         if (nsock < 1 || nsock > MAX_SOCKETS) { fprintf(stderr, "SOCKETS: 1 to %d\n", MAX_SOCKETS); return 2; }
         rc = recv_count(ctx, argv[2], atol(argv[3]), type, nsock, argc > 6 ? atol(argv[6]) : 0);
-    } else if (strcmp(mode, "forward") == 0 && argc == 4)
+    } else if (strcmp(mode, "write") == 0 && (argc == 4 || argc == 5))
+        rc = recv_write(ctx, argv[2], argv[3], argc > 4 && strcmp(argv[4], "SUB") == 0 ? ZMQ_SUB : ZMQ_PULL);
+    else if (strcmp(mode, "forward") == 0 && argc == 4)
         rc = forward(ctx, argv[2], argv[3]);
     else {
         fprintf(stderr, "usage: zmq_bare send ENDPOINT FILE | pub ENDPOINT FILE HWM | "
-                        "recv ENDPOINT N [PULL|SUB [SOCKETS [QUIET_MS]]] | forward IN OUT\n");
+                        "recv ENDPOINT N [PULL|SUB [SOCKETS [QUIET_MS]]] | write ENDPOINT FILE [PULL|SUB] | "
+                        "forward IN OUT\n");
         return 2;
     }
     zmq_ctx_term(ctx);

@@ -24,7 +24,7 @@ def test_harness_tiny_run_writes_its_results(tmp_path):
     (shim / "__init__.py").write_text("raise ImportError('not here')\n")
     out = tmp_path / "results.json"
     r = subprocess.run([sys.executable, str(RUN), "--messages", "2000", "--repeat", "1",
-                        "--systems", "ours", "ceiling", "python", "--senders", "2", "--sizes", "1000",
+                        "--systems", "ours", "ceiling", "writer", "python", "--senders", "2", "--sizes", "1000",
                         "--json", str(out)],
                        capture_output=True, text=True, timeout=100, env={**os.environ, "PYTHONPATH": str(shim.parent)})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -36,9 +36,10 @@ def test_harness_tiny_run_writes_its_results(tmp_path):
     main = {(row["scenario"], row["system"]) for row in rows if row["table"] == "main"}
     for scenario in ("aggregator_pull", "aggregator_sub", "distributor", "worker", "stdin", "handler"):
         assert {(scenario, s) for s in ("ours", "ceiling", "python")} <= main
+        assert ((scenario, "writer") in main) == scenario.startswith("aggregator")
     assert not any(row["system"] == "perl" for row in rows)
     scaling = {(row["senders"], row["size"], row["system"]) for row in rows if row["table"] == "scaling"}
-    assert scaling == {(n, size, s) for n, size in ((2, None), (1, 1000)) for s in ("ours", "ceiling", "python")}
+    assert scaling == {(n, size, s) for n, size in ((2, None), (1, 1000)) for s in ("ours", "ceiling", "writer", "python")}
     for row in rows:
         assert FIELDS <= row.keys()
         assert row["failed_runs"] == [], row
