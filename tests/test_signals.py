@@ -3,11 +3,16 @@ once, and whatever is lost at the end is said."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import signal
 import subprocess
+import textwrap
 import time
+import urllib.request
 
-from conftest import MP, endpoint, error_records, mp, opts, stop, wait_for
+from conftest import MP, endpoint, error_records, free_port, mp, opts, stop, wait_for
 
 NUMBERED = b"".join(b'{"n":%d}\n' % i for i in range(200000))
 
@@ -199,3 +204,105 @@ def test_a_stop_signal_while_the_exit_line_is_written_does_not_cut_it():
     s.ending = True
     s._on_stop(signal.SIGTERM, None)  # no ForcedExit
     assert s.stop
+
+
+def test_a_signal_while_the_output_is_blocked_reports_each_reject_once(tmp_path):
+    """Signals (the status ticks, SIGUSR1) interrupt a write blocked on a pipe nobody reads, and
+    the chain then finishes the same batch: its rejected inputs are reported once, after it."""
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(b"not json\n" + b"".join(b'{"pad":"%s","n":%d}\n' % (b"x" * 200, i) for i in range(2000)))
+    with open(data, "rb") as stdin:
+        p = subprocess.Popen([MP, "--input", "STDIN", "--output", "STDOUT", "--stats", "0.1"], stdin=stdin,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(5):
+            time.sleep(0.2)
+            p.send_signal(signal.SIGUSR1)
+        out, err = p.communicate(timeout=20)
+    finally:
+        p.kill()
+    assert p.returncode == 0 and len(out.splitlines()) == 2000
+    assert len(error_records(err)) == 1, err.decode()
+    assert "received=2001 rejected=1;" in err.decode() and "error STDERR sent=1 " in err.decode()
+
+
+def test_a_status_line_never_lands_inside_a_message_on_the_same_pipe(tmp_path):
+    """stdout and stderr one pipe (`2>&1`), read slowly: the tick interrupts the core in the middle
+    of a message, and the status line waits until the message is whole."""
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(b"".join(b'{"n":%d,"pad":"%s"}\n' % (i, b"z" * 300) for i in range(20000)))
+    r, w = os.pipe()
+    with open(data, "rb") as stdin:
+        p = subprocess.Popen([MP, "--input", "STDIN", "--output", "STDOUT", "--stats", "0.1"],
+                             stdin=stdin, stdout=w, stderr=w)
+    os.close(w)
+    got = b""
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            chunk = os.read(r, 4096)
+            if not chunk:
+                break
+            got += chunk
+            time.sleep(0.001)  # a slow reader
+        assert p.wait(10) == 0
+    finally:
+        p.kill()
+        os.close(r)
+    messages = [line for line in got.splitlines() if not line.startswith(b"message-passing: ")]
+    statuses = [line for line in got.splitlines() if line.startswith(b"message-passing: in=")]
+    assert len(statuses) > 3 and all(b"{" not in s for s in statuses)
+    assert [json.loads(m)["n"] for m in messages] == list(range(20000))
+
+
+def test_stats_leaves_sigalrm_to_plugins(tmp_path):
+    """A filter with the usual alarm() timeout guard: --stats's ticks are not its alarm."""
+    (tmp_path / "guarded.py").write_text(textwrap.dedent("""
+        import signal
+        class Guard:
+            def __init__(self):
+                def late(*_):
+                    raise TimeoutError("the filter took too long")
+                signal.signal(signal.SIGALRM, late)
+            def filter(self, message):
+                signal.alarm(5)
+                try:
+                    return message
+                finally:
+                    signal.alarm(0)
+    """))
+    p = subprocess.Popen(f"(sleep 1; echo '{{\"a\":1}}') | {MP} --input STDIN --output Null --filter +guarded.Guard "
+                         f"--stats 0.1", shell=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 0, err
+    assert err.count(b"message-passing: in=") >= 5 and b"received=1 " in err
+
+
+def test_a_scrape_gets_fresh_counters_while_the_output_is_blocked(tmp_path):
+    """The metrics endpoint's call wakes even a write blocked on a pipe nobody reads."""
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(b"".join(b'{"pad":"%s","n":%d}\n' % (b"x" * 200, i) for i in range(5000)))
+    port = free_port()
+    with open(data, "rb") as stdin:
+        p = subprocess.Popen([MP, "--input", "STDIN", "--output", "STDOUT", "--metrics_port", str(port)], stdin=stdin,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: _scrape(port) is not None, 10)
+        time.sleep(0.3)  # the pipe is full by now: the core waits in write()
+        began = time.monotonic()
+        text = _scrape(port)
+        assert time.monotonic() - began < 0.4  # not the stale snapshot after FRESH_WAIT
+        received = int(re.search(rb'message_passing_received_total\{component="input",name="STDIN"\} (\d+)', text)[1])
+        assert received > 0
+    finally:
+        p.kill()
+        p.communicate()
+
+
+def _scrape(port: int) -> bytes | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            return r.read()
+    except OSError:
+        return None

@@ -179,8 +179,9 @@ class Chain:
                 status = source.fill(batch)
                 if len(batch):
                     self._process(self._decode(batch))
-            for raw, size, why in batch.rejects():
-                self.errors.decoding(raw, why, size, self.reject_class)
+            if sinks is None or not any(k.pending for k in sinks):  # (else once the batch is written)
+                for raw, size, why in batch.take_rejects():
+                    self.errors.decoding(raw, why, size, self.reject_class)
             if status == _core.ERROR:
                 raise OSError(source.error, f"{label(self.input)} input: {os.strerror(source.error)}")
             if status == _core.EOF:
@@ -192,12 +193,15 @@ class Chain:
 
     def _after_signals(self) -> bool:
         """Acts on the signals that came; True if the chain is to stop."""
-        if self.signals.report:  # SIGUSR1: the counters, while running
-            self.signals.report = False
-            say(self.summary())
-        if self.signals.tick:
-            self.signals.tick = False
-            self.status.show()
+        if (self.signals.report or self.signals.tick) and not self.signals.stop:
+            self._finish_where_stderr_goes()
+        if not self._stderr_mid_record():  # (else at the next look: a line now would land inside a message)
+            if self.signals.report:  # SIGUSR1: the counters, while running
+                self.signals.report = False
+                say(self.summary())
+            if self.signals.tick:
+                self.signals.tick = False
+                self.status.show()
         if self.metrics is not None and self.metrics.wanted:
             self.metrics.snapshot()
         if self.signals.reopen:
@@ -208,6 +212,41 @@ class Chain:
                 except Exception as e:
                     self.errors.output_failed(label(o), e, 0)
         return self.signals.stop
+
+    def _stderr_mid_record(self) -> bool:
+        """Whether an output writing where stderr goes (stderr, or a stdout that is the same file)
+        was stopped in the middle of a write."""
+        return any(o.sink.pending for o in self._where_stderr_goes())
+
+    def _where_stderr_goes(self) -> list:
+        found = []
+        for o in self.outputs():
+            fd = getattr(o, "fd", None)
+            if fd in (1, 2) and getattr(o, "sink", None) is not None:
+                try:
+                    if fd == 2 or os.path.samestat(os.fstat(1), os.fstat(2)):
+                        found.append(o)
+                except OSError:
+                    pass
+        return found
+
+    def _finish_where_stderr_goes(self) -> None:
+        """Finishes the batch an output writing where stderr goes was stopped in, before a line
+        goes to stderr (a stop signal still stops it; metrics still get their counters)."""
+        for o in self._where_stderr_goes():
+            while o.sink.pending and not self.signals.stop:
+                if o.sink.write_on() == _core.INTERRUPTED:
+                    self.signals.take()
+                    if self.metrics is not None and self.metrics.wanted:
+                        self.metrics.snapshot()
+
+    def while_input_waits(self, tick_due: bool) -> None:
+        """(A signal handler, while an input written in Python waits for its next message, when
+        the chain would not look.) The status line and the metrics' counters, if due."""
+        if tick_due and self.status is not None:
+            self.status.show()
+        if self.metrics is not None and self.metrics.wanted:
+            self.metrics.snapshot()
 
     # -- the Python paths --------------------------------------------------------------------
 

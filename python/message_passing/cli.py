@@ -366,13 +366,13 @@ def _watch(chain, signals, stats: float | None) -> None:
 
     if chain.metrics is not None:
         chain.metrics.serve(signals)
-        say(f"metrics at {chain.metrics.url}")
+        say(f"metrics at {chain.metrics.url}", wait_ms=0)  # (a stderr nobody reads must not delay the start)
     if stats is not None:
         from .stats import Status
 
         chain.status = Status(chain, stats)
-        signals.on_tick = chain.status.show
         signals.tick_every(stats)
+    signals.while_waiting = chain.while_input_waits
 
 
 def _linger_ran_out(chain, spent: float) -> bool:

@@ -76,6 +76,7 @@ class Metrics:
         spurious wake-ups, which would cut its drain short)."""
         with self._live:
             self.signals = None
+        self.snapshot()  # (on the main thread: what a scrape sees while the chain closes)
 
     def snapshot(self) -> None:
         """Reads the counters (on the main thread)."""

@@ -1,6 +1,9 @@
 """Signals: SIGTERM and SIGINT stop the chain, which then delivers what it queued within each
 output's bound; another one after that (more than COALESCE later) ends the process at once. SIGHUP
-reopens files; SIGUSR1 prints the counters; SIGALRM, from an interval timer, is --stats's tick.
+reopens files; SIGUSR1 prints the counters. TICK, a real-time signal of our own (not SIGALRM,
+which plugins use for their timeouts), is sent to the main thread by a thread: --stats's tick, and
+the metrics endpoint's call for fresh counters; unlike a byte on the wake-up pipe, it also
+interrupts a write blocked on a full pipe.
 
 Python runs signal handlers only between bytecodes, so every signal is also written to a wake-up
 pipe, whose readability makes each wait of the core return: Python then sees the signal.
@@ -10,11 +13,13 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 from . import _core
 
 COALESCE = 0.1  # s: stop signals this close together are one request (`timeout` sends two at once)
+TICK = signal.SIGRTMIN + 5
 
 
 class Stopping(BaseException):
@@ -48,7 +53,10 @@ class Signals:
         self.reopen = False
         self.report = False
         self.tick = False  # --stats: the status line is due
-        self.on_tick = None  # shows it at once while an input written in Python waits
+        self.while_waiting = None  # (tick due) -> None: the chain's look at ticks while an input written in Python waits
+        self._tick_due = False  # set by the ticker thread before it signals
+        self._ticker: threading.Event | None = None  # set to stop it
+        self._main = threading.main_thread().ident
         self.interrupt_python = False  # raise Stopping from the handler (an input written in Python)
         self.ending = False  # the exit line is being written: nothing is left to stop
         self._first_stop = 0.0
@@ -62,12 +70,22 @@ class Signals:
             signal.signal(s, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_hup)
         signal.signal(signal.SIGUSR1, self._on_usr1)
-        signal.signal(signal.SIGALRM, self._on_alarm)
+        signal.signal(TICK, self._on_tick)
 
     def tick_every(self, seconds: float) -> None:
-        """Sets `tick` every `seconds` (0: no more). The timer's signal wakes the core as any
-        other does, so that the chain looks at it even while messages keep coming."""
-        signal.setitimer(signal.ITIMER_REAL, seconds, seconds)
+        """Sets `tick` every `seconds` (0: no more). The tick's signal wakes the core as any other
+        does, so that the chain looks at it even while messages keep coming."""
+        if self._ticker is not None:
+            self._ticker.set()
+            self._ticker = None
+        if seconds:
+            stop = self._ticker = threading.Event()
+            threading.Thread(target=self._tick, args=(seconds, stop), name="stats ticker", daemon=True).start()
+
+    def _tick(self, seconds: float, stop: threading.Event) -> None:
+        while not stop.wait(seconds):
+            self._tick_due = True
+            self.wake()
 
     def _on_stop(self, signum, frame) -> None:
         now = time.monotonic()
@@ -85,19 +103,20 @@ class Signals:
     def _on_usr1(self, signum, frame) -> None:
         self.report = True
 
-    def _on_alarm(self, signum, frame) -> None:
-        if self.interrupt_python and self.on_tick is not None:
-            self.on_tick()  # the chain would not look before the input's next message
-        else:
+    def _on_tick(self, signum, frame) -> None:
+        due, self._tick_due = self._tick_due, False
+        if self.interrupt_python and self.while_waiting is not None:
+            self.while_waiting(due)  # the chain would not look before the input's next message
+        elif due:
             self.tick = True
 
     def wake(self) -> None:
-        """Makes the core's current wait return, as a signal does (from another thread: the
-        metrics endpoint wanting fresh counters). The byte is no signal: take() ignores it."""
+        """(From another thread.) Makes the main thread look at its flags: the core's current
+        wait returns, as for any signal, and so does a write blocked on a full pipe."""
         try:
-            os.write(self._write_fd, b"\0")
-        except BlockingIOError:
-            pass  # the pipe is full: the core is woken already
+            signal.pthread_kill(self._main, TICK)
+        except (ProcessLookupError, OSError):
+            pass  # the main thread is gone: the process is ending
 
     def take(self) -> None:
         """Reads the wake-up pipe: the signals that came. (Their handlers run as soon as Python

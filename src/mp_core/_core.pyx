@@ -270,6 +270,14 @@ cdef class Batch:
                  self.b.r_size[i], (<bytes>self.b.r_why[i]).decode())
                 for i in range(self.b.nr)]
 
+    def take_rejects(self):
+        """The rejected inputs, as rejects(), which the batch then forgets: each is reported once,
+        though a signal makes pump return the same batch again (to finish writing it)."""
+        rejects = self.rejects()
+        self.b.nr = 0
+        self.b.rdata.len = 0
+        return rejects
+
     def add(self, data):
         """Appends one record (bytes, or str as UTF-8); used to hand records to a sink."""
         if not isinstance(data, bytes):
@@ -1128,7 +1136,7 @@ def pump(Source source, sinks, Batch batch, int timeout_ms=-1):
             if failed:
                 st = SINK_ERROR if st == OK else st
                 break
-            if filled and (st != OK or batch.b.nr):
+            if (filled and st != OK) or batch.b.nr:  # (rejects: once the batch is written)
                 st = REJECTED if st == OK else st
                 break
             if filled and woken():
