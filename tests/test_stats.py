@@ -82,10 +82,35 @@ def test_stdin_to_file_a_line_each_interval_with_the_counts(tmp_path):
     seen = status_lines(err)
     assert len(seen) >= 5, err
     assert seen[0] == {"in": 0, "out": 0, "dropped": 0, "rejected": 0, "rate": 0}
-    assert seen[-1] == {"in": 500, "out": 500, "dropped": 0, "rejected": 0, "rate": 0}  # the exit's line
+    assert seen[-2]["rate"] == 0  # nothing came in its interval
+    assert {k: v for k, v in seen[-1].items() if k != "rate"} == {"in": 500, "out": 500, "dropped": 0, "rejected": 0}
+    assert 0 < seen[-1]["rate"] <= 500 / 0.5  # the exit's line: over the whole run, not its interval
     assert any(s["rate"] > 0 for s in seen)
     assert [s["in"] for s in seen] == sorted(s["in"] for s in seen)
     assert "input STDIN received=500" in summary(err)  # the exit line follows, as without --stats
+
+
+def test_the_last_line_has_the_rate_of_the_whole_run():
+    # not of its interval, cut short by the exit: a message in its last hundredth of a second would
+    # show as thousands a second
+    began = time.monotonic()
+    p = mp("--input", "STDIN", "--output", "Null", "--stats", "0.25", stdin=subprocess.PIPE)
+    try:
+        assert STATUS.fullmatch(read_line(p).strip())  # it counts from here (at most)
+        p.stdin.write(numbered(200))
+        p.stdin.flush()
+        time.sleep(1.2)
+        p.stdin.write(numbered(1))
+        p.stdin.close()
+        assert p.wait(timeout=10) == 0
+        took = time.monotonic() - began
+        err = p.stderr.read()
+    finally:
+        p.kill()
+        p.wait()
+    last = status_lines(err)[-1]
+    assert last["in"] == 201, err
+    assert 201 / took - 1 <= last["rate"] <= 201 / 1.2 + 1, (took, err)
 
 
 def test_zeromq_pull_to_file_fed_by_a_pyzmq_push(tmp_path, procs):
@@ -219,6 +244,46 @@ def test_on_a_terminal_that_also_shows_the_messages_each_interval_has_its_line()
             break
     os.close(master)
     assert b"\x1b[K" not in got and b'{"a":1}\r\n' in got and b"message-passing: in=1 out=1" in got, got
+
+
+def test_error_records_on_the_terminal_s_stdout_give_each_interval_its_line():
+    # --error STDOUT, stdout the same terminal: records would run into a line drawn in place (only
+    # --error STDERR clears it first); with stdout elsewhere the line is drawn in place again
+    for stdout_on_terminal in (True, False):
+        master, slave = os.openpty()
+        p = subprocess.Popen([MP, "--input", "STDIN", "--output", "Null", "--error", "STDOUT", "--stats", "0.1"],
+                             stdin=subprocess.PIPE, stdout=slave if stdout_on_terminal else subprocess.DEVNULL,
+                             stderr=slave)
+        os.close(slave)
+        got = b""
+
+        def read_some() -> bytes:
+            nonlocal got
+            while select.select([master], [], [], 0.05)[0]:
+                try:
+                    got += os.read(master, 65536)
+                except OSError:  # the other side is closed
+                    break
+            return got
+
+        try:
+            assert wait_for(lambda: b"message-passing: in=0" in read_some())
+            p.stdin.write(b"bad\n")
+            p.stdin.flush()
+            assert wait_for(lambda: b"rejected=1" in read_some())
+            p.stdin.close()
+            assert p.wait(timeout=10) == 0
+            read_some()
+        finally:
+            p.kill()
+            p.wait()
+            os.close(master)
+        if stdout_on_terminal:
+            assert b"\x1b[K" not in got, got
+            assert b'\n{"class":"Message::Passing::Exception::Decoding"' in got, got
+            assert all(STATUS.fullmatch(line) for line in got.decode().splitlines() if "in=" in line), got
+        else:
+            assert b"\r\x1b[Kmessage-passing: in=" in got and b'{"class"' not in got, got
 
 
 # -- the metrics endpoint ------------------------------------------------------------------------
