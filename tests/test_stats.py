@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import select
 import signal
 import socket
+import struct
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -82,10 +85,35 @@ def test_stdin_to_file_a_line_each_interval_with_the_counts(tmp_path):
     seen = status_lines(err)
     assert len(seen) >= 5, err
     assert seen[0] == {"in": 0, "out": 0, "dropped": 0, "rejected": 0, "rate": 0}
-    assert seen[-1] == {"in": 500, "out": 500, "dropped": 0, "rejected": 0, "rate": 0}  # the exit's line
+    assert seen[-2]["rate"] == 0  # nothing came in its interval
+    assert {k: v for k, v in seen[-1].items() if k != "rate"} == {"in": 500, "out": 500, "dropped": 0, "rejected": 0}
+    assert 0 < seen[-1]["rate"] <= 500 / 0.5  # the exit's line: over the whole run, not its interval
     assert any(s["rate"] > 0 for s in seen)
     assert [s["in"] for s in seen] == sorted(s["in"] for s in seen)
     assert "input STDIN received=500" in summary(err)  # the exit line follows, as without --stats
+
+
+def test_the_last_line_has_the_rate_of_the_whole_run():
+    # not of its interval, cut short by the exit: a message in its last hundredth of a second would
+    # show as thousands a second
+    began = time.monotonic()
+    p = mp("--input", "STDIN", "--output", "Null", "--stats", "0.25", stdin=subprocess.PIPE)
+    try:
+        assert STATUS.fullmatch(read_line(p).strip())  # it counts from here (at most)
+        p.stdin.write(numbered(200))
+        p.stdin.flush()
+        time.sleep(1.2)
+        p.stdin.write(numbered(1))
+        p.stdin.close()
+        assert p.wait(timeout=10) == 0
+        took = time.monotonic() - began
+        err = p.stderr.read()
+    finally:
+        p.kill()
+        p.wait()
+    last = status_lines(err)[-1]
+    assert last["in"] == 201, err
+    assert 201 / took - 1 <= last["rate"] <= 201 / 1.2 + 1, (took, err)
 
 
 def test_zeromq_pull_to_file_fed_by_a_pyzmq_push(tmp_path, procs):
@@ -221,6 +249,46 @@ def test_on_a_terminal_that_also_shows_the_messages_each_interval_has_its_line()
     assert b"\x1b[K" not in got and b'{"a":1}\r\n' in got and b"message-passing: in=1 out=1" in got, got
 
 
+def test_error_records_on_the_terminal_s_stdout_give_each_interval_its_line():
+    # --error STDOUT, stdout the same terminal: records would run into a line drawn in place (only
+    # --error STDERR clears it first); with stdout elsewhere the line is drawn in place again
+    for stdout_on_terminal in (True, False):
+        master, slave = os.openpty()
+        p = subprocess.Popen([MP, "--input", "STDIN", "--output", "Null", "--error", "STDOUT", "--stats", "0.1"],
+                             stdin=subprocess.PIPE, stdout=slave if stdout_on_terminal else subprocess.DEVNULL,
+                             stderr=slave)
+        os.close(slave)
+        got = b""
+
+        def read_some() -> bytes:
+            nonlocal got
+            while select.select([master], [], [], 0.05)[0]:
+                try:
+                    got += os.read(master, 65536)
+                except OSError:  # the other side is closed
+                    break
+            return got
+
+        try:
+            assert wait_for(lambda: b"message-passing: in=0" in read_some())
+            p.stdin.write(b"bad\n")
+            p.stdin.flush()
+            assert wait_for(lambda: b"rejected=1" in read_some())
+            p.stdin.close()
+            assert p.wait(timeout=10) == 0
+            read_some()
+        finally:
+            p.kill()
+            p.wait()
+            os.close(master)
+        if stdout_on_terminal:
+            assert b"\x1b[K" not in got, got
+            assert b'\n{"class":"Message::Passing::Exception::Decoding"' in got, got
+            assert all(STATUS.fullmatch(line) for line in got.decode().splitlines() if "in=" in line), got
+        else:
+            assert b"\r\x1b[Kmessage-passing: in=" in got and b'{"class"' not in got, got
+
+
 # -- the metrics endpoint ------------------------------------------------------------------------
 
 def parse_metrics(text: str) -> dict[tuple, float]:
@@ -267,6 +335,13 @@ def scrape(url: str) -> tuple[int, str, str]:
             return r.status, r.headers["Content-Type"], r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, "", ""
+
+
+def served(url: str) -> bool:
+    try:
+        return scrape(url)[0] == 200
+    except OSError:  # (closed at once: the endpoint is busy)
+        return False
 
 
 def started_metrics(p: subprocess.Popen) -> str:
@@ -352,6 +427,141 @@ def test_metrics_and_stats_from_a_configfile(tmp_path, procs):
     assert code == 0, err
 
 
+def test_concurrent_scrapes_each_get_counters_taken_after_they_asked(tmp_path, procs):
+    out = tmp_path / "out.log"
+    p = mp("--input", "STDIN", "--output", "File", "--output_options", opts(filename=str(out)),
+           "--metrics_port", "0", stdin=subprocess.PIPE)
+    procs.append(p)
+    url = started_metrics(p)
+    for n in (10, 20, 30):
+        p.stdin.write(numbered(10))
+        p.stdin.flush()
+        assert wait_for(lambda: len(lines(out)) == n)
+        results: list = []
+
+        def scraper() -> None:
+            results.append(parse_metrics(scrape(url)[2]))
+
+        threads = [threading.Thread(target=scraper) for _ in range(6)]
+        began = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert len(results) == 6 and time.monotonic() - began < 5
+        assert [metric(r, "message_passing_received_total", "input", "STDIN") for r in results] == [n] * 6
+    p.stdin.close()
+    assert p.wait(timeout=10) == 0
+
+
+def test_a_scraper_that_resets_its_connection_leaves_stderr_alone(procs):
+    # (a scrape that times out, a health check that only connects): not ours to report
+    p = mp("--input", "STDIN", "--output", "Null", "--metrics_port", "0", stdin=subprocess.PIPE)
+    procs.append(p)
+    url = started_metrics(p)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    for request in (b"GET /metrics HTTP/1.0\r\n\r\n", b"GET /met", b""):
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(request)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # closed with a reset
+        time.sleep(0.2)
+    assert scrape(url)[0] == 200
+    p.stdin.close()
+    assert p.wait(timeout=10) == 0
+    err = p.stderr.read().decode()
+    assert "Traceback" not in err and "Error" not in err, err
+    assert err.count("\n") == 1 and "input STDIN received=0" in err, err  # the exit line, and only it
+
+
+def test_slow_clients_do_not_hold_the_endpoint(procs):
+    # a client that sends a byte a second is cut off at the request's deadline (5 s) all the same;
+    # meanwhile others are served, up to 16 at once: a connection beyond them is closed at once
+    p = mp("--input", "STDIN", "--output", "Null", "--metrics_port", "0", stdin=subprocess.PIPE)
+    procs.append(p)
+    url = started_metrics(p)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    slow = socket.create_connection(("127.0.0.1", port))
+    connected = time.monotonic()
+    slow.sendall(b"GET /metrics HTTP/1.1\r\n")
+    cut: list[float] = []
+
+    def trickle() -> None:
+        try:
+            while not select.select([slow], [], [], 1)[0]:
+                slow.sendall(b"X")
+            slow.recv(100)
+        except OSError:
+            pass
+        cut.append(time.monotonic())
+
+    trickler = threading.Thread(target=trickle, daemon=True)
+    trickler.start()
+    idle = []
+    try:
+        began = time.monotonic()
+        assert scrape(url)[0] == 200 and time.monotonic() - began < 2
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(15)]  # 16 with the slow one
+        time.sleep(0.3)
+        with socket.create_connection(("127.0.0.1", port)) as extra:
+            assert select.select([extra], [], [], 2)[0] and extra.recv(100) == b""
+        trickler.join(10)
+        assert cut and 4.5 < cut[0] - connected < 7.5
+        assert wait_for(lambda: served(url), 5)  # the idle ones were cut off too
+    finally:
+        slow.close()
+        for s in idle:
+            s.close()
+    p.stdin.close()
+    assert p.wait(timeout=10) == 0
+    assert "Traceback" not in p.stderr.read().decode()
+
+
+PLUGIN = r'''class Out:
+    name = 'out "x"\\\n'
+    def __init__(self):
+        self.n = 0
+    def consume(self, data):
+        self.n += 1
+    def counters(self):
+        return {'sent': self.n, 'sent_total': 7, 'uptime_seconds': 1e9, 'error_records': 7,
+                'weird\nkey': 3, 'weird_key': 4, '9lives': 5, 'ratio': float('nan'), 'flag': True}
+'''
+
+
+def test_a_plugin_s_counters_keep_the_page_valid(tmp_path, procs):
+    # names made valid, none that takes a family's name (a built-in one, or another type's), HELP escaped
+    (tmp_path / "plug.py").write_text(PLUGIN)
+    p = mp("--input", "STDIN", "--filter", "T", "--filter_options",
+           json.dumps({"outputs": [{"output": "+plug.Out"}, {"output": "Null"}]}), "--output", "+plug.Out",
+           "--metrics_port", "0", stdin=subprocess.PIPE, env={"PYTHONPATH": str(tmp_path)})
+    procs.append(p)
+    url = started_metrics(p)
+    p.stdin.write(numbered(3))
+    p.stdin.flush()
+    assert wait_for(lambda: "input STDIN received=3" in summary_now(p))
+    text = scrape(url)[2]
+    samples = parse_metrics(text)  # (no family twice, no series twice, every line a sample)
+    assert samples[("message_passing_sent_total", ("component", "output"), ("name", r'out \"x\"\\\n'))] == 3, text
+    assert metric(samples, "message_passing_uptime_seconds") < 60
+    assert metric(samples, "message_passing_error_records_total") == 0
+    assert {k[0] for k in samples} >= {"message_passing_sent_total", "message_passing_9lives"}
+    assert not {k[0] for k in samples} & {"message_passing_error_records", "message_passing_sent_total_total"}
+    weird = [v for k, v in samples.items() if k[0] == "message_passing_weird_key"]
+    assert sorted(weird) == [3, 3], text  # one a part: the first key of the two that clean alike
+    assert [v for k, v in samples.items() if k[0] == "message_passing_9lives"] == [5, 5]
+    assert all(math.isnan(v) for k, v in samples.items() if k[0] == "message_passing_ratio")
+    assert "# HELP message_passing_weird_key The weird\\nkey counter of a part.\n" in text, text
+    assert "message_passing_flag" not in text
+    p.stdin.close()
+    assert p.wait(timeout=10) == 0
+
+
+def summary_now(p: subprocess.Popen) -> str:
+    """The counters line SIGUSR1 has p print now."""
+    p.send_signal(signal.SIGUSR1)
+    return read_line(p)
+
+
 def test_a_metrics_port_in_use_stops_startup_with_one_line():
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -375,6 +585,12 @@ def test_a_metrics_port_in_use_stops_startup_with_one_line():
         (["--stats", "0"], "--stats must be a number of seconds"),
         (["--stats", "-1"], "--stats must be a number of seconds"),
         (["--stats", "nan"], "--stats must be a number of seconds"),
+        (["--stats", "1_0"], "--stats must be a number of seconds"),
+        (["--stats", "1e1"], "--stats must be a number of seconds"),
+        (["--metrics_port", "\u00b2"], "--metrics_port must be a port number"),
+        (["--metrics_port", "\u0663"], "--metrics_port must be a port number"),  # (an Arabic-Indic 3)
+        (["--metrics_port", "0", "--metrics_host", "a b"], "--metrics_host must be a host name or address"),
+        (["--daemonize", "--stats"], "--stats: a daemon has no terminal to show it on (use --metrics_port)"),
     ],
 )
 def test_bad_stats_and_metrics_options_are_one_line(args, says):
@@ -389,6 +605,9 @@ def test_bad_stats_and_metrics_options_are_one_line(args, says):
         ('{"input":"STDIN","output":"Null","metrics_port":true}', "--metrics_port must be a port number"),
         ('{"input":"STDIN","output":"Null","metrics_port":8.5}', "--metrics_port must be a port number"),
         ('{"input":"STDIN","output":"Null","stats":"often"}', "--stats must be a number of seconds"),
+        ('{"input":"STDIN","output":"Null","metrics_port":0,"metrics_host":"a\\u0000b"}',
+         "--metrics_host must be a host name or address, not \"a\\u0000b\""),
+        ('{"input":"STDIN","output":"Null","stats":5,"daemonize":true}', "--stats: a daemon has no terminal"),
     ],
 )
 def test_bad_stats_and_metrics_in_a_configfile(tmp_path, text, says):
@@ -404,3 +623,58 @@ def test_stats_true_in_a_configfile_is_every_second(tmp_path):
     cfg.write_text(json.dumps({"input": "STDIN", "output": "Null", "stats": True}))
     r = run_mp("--configfile", str(cfg), input=b"{}\n")
     assert r.returncode == 0 and status_lines(r.stderr)[-1]["in"] == 1, r.stderr
+
+
+@pytest.mark.parametrize(
+    "host, says",
+    [
+        ("192.0.2.1", "--metrics_host: cannot listen on 192.0.2.1:0: Cannot assign requested address"),
+        ("no-such-host.invalid", "--metrics_host: cannot resolve no-such-host.invalid"),
+    ],
+)
+def test_a_metrics_host_that_cannot_be_had_is_named(host, says):
+    r = run_mp("--input", "STDIN", "--output", "Null", "--metrics_port", "0", "--metrics_host", host, input=b"")
+    err = r.stderr.decode()
+    assert r.returncode == 1 and err.count("\n") == 1 and says in err, err
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("host", ["localhost", pytest.param("[::1]", marks=pytest.mark.skipif(
+    not _has_ipv6_loopback(), reason="no IPv6 loopback"))])
+def test_a_metrics_host_by_name_or_in_brackets(procs, host):
+    # the system says which family a name is (ip6-localhost is IPv6); the URL has the address bound
+    p = mp("--input", "STDIN", "--output", "Null", "--metrics_port", "0", "--metrics_host", host,
+           stdin=subprocess.PIPE)
+    procs.append(p)
+    line = read_line(p)
+    address = socket.getaddrinfo(host.strip("[]"), 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][4][0]
+    shown = f"[{address}]" if ":" in address else address
+    assert re.fullmatch(rf"message-passing: metrics at http://{re.escape(shown)}:\d+/metrics\n", line), line
+    assert scrape(line.split(" at ")[1].strip())[0] == 200
+    p.stdin.close()
+    assert p.wait(timeout=10) == 0
+
+
+def test_a_daemon_says_where_its_metrics_are(tmp_path):
+    # its stderr is /dev/null: the process that started it says it, with the port the system chose
+    pid_file = tmp_path / "d.pid"
+    r = run_mp("--input", "ZeroMQ", "--input_options", opts(socket_bind=endpoint(), socket_type="PULL"),
+               "--output", "Null", "--metrics_port", "0", "--daemonize", "--pid_file", str(pid_file))
+    assert r.returncode == 0, r.stderr
+    pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text().strip()))
+    try:
+        line = r.stderr.decode()
+        assert re.fullmatch(r"message-passing: metrics at http://127\.0\.0\.1:\d+/metrics\n", line), line
+        samples = parse_metrics(scrape(line.split(" at ")[1].strip())[2])
+        assert metric(samples, "message_passing_received_total", "input", "ZeroMQ") == 0
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    assert wait_for(lambda: not pid_file.exists())

@@ -201,7 +201,7 @@ class Chain:
                 say(self.summary())
             if self.signals.tick:
                 self.signals.tick = False
-                self.status.show()
+                self.status.show(wait=bool(self._where_stderr_goes()))
         if self.metrics is not None and self.metrics.wanted:
             self.metrics.snapshot()
         if self.signals.reopen:

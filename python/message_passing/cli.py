@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from typing import Any
@@ -159,6 +160,8 @@ def parse_command_line(argv: list[str]) -> dict:
     if config["pid_file"] is not None and (not isinstance(config["pid_file"], str) or not config["pid_file"]):
         raise ConfigError(f"--pid_file must be a path, not {json.dumps(config['pid_file'], default=str)}")
     config["stats"] = _stats_interval(config["stats"])
+    if config["stats"] is not None and config["daemonize"]:
+        raise ConfigError("--stats: a daemon has no terminal to show it on (use --metrics_port)")
     _check_metrics(config)
     return config
 
@@ -169,10 +172,11 @@ def _stats_interval(value: Any) -> float | None:
         return None
     if value is True:
         return 1.0
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = None
+    seconds = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(min(value, 1e9))  # (a JSON integer too large for a float is too large anyway)
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]+(\.[0-9]*)?|\.[0-9]+", value):
+        seconds = float(value)  # (a plain number: not 1_0, 1e1, inf or a digit of another script)
     if seconds is None or not 0.1 <= seconds <= 86400:  # (NaN too)
         raise ConfigError(f"--stats must be a number of seconds from 0.1 to 86400, not "
                           f"{json.dumps(value, default=str)}")
@@ -185,15 +189,18 @@ def _check_metrics(config: dict) -> None:
         if host is not None:
             raise ConfigError("--metrics_host needs --metrics_port")
         return
-    if isinstance(port, str) and port.strip().isdigit():
-        port = int(port)
+    if isinstance(port, str) and port.strip().isascii() and port.strip().isdigit():
+        port = int(port)  # (ASCII digits: isdigit() alone takes ² too)
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
         raise ConfigError(f"--metrics_port must be a port number from 0 to 65535, not "
                           f"{json.dumps(config['metrics_port'], default=str)}")
     if host is None:
         host = METRICS_HOST
-    if not isinstance(host, str) or not host:
-        raise ConfigError(f"--metrics_host must be a host name or address, not {json.dumps(host, default=str)}")
+    if isinstance(host, str) and re.fullmatch(r"\[[^\[\]]+\]", host):
+        host = host[1:-1]  # [::1], as in a URL
+    if not isinstance(host, str) or not host or not host.isprintable() or any(c.isspace() for c in host):
+        raise ConfigError(f"--metrics_host must be a host name or address, not "
+                          f"{json.dumps(config['metrics_host'], default=str)}")
     config["metrics_port"], config["metrics_host"] = port, host
 
 
@@ -243,16 +250,17 @@ def _running_pid(path: str) -> int | None:
 
 def _daemonize():
     """Forks twice and detaches. The original process waits for the daemon to report that it has
-    started (or why it could not) and exits with that; returns the daemon's report function."""
+    started (or why it could not), shows what it says (the daemon's stderr is /dev/null), and exits
+    with that; returns the daemon's report function: report(lines, started)."""
     r, w = os.pipe()
     if os.fork():
         os.close(w)
         with os.fdopen(r, "rb") as pipe:
-            report = pipe.read().decode(errors="replace")
-        if report == "ok":
-            os._exit(0)
-        os.write(2, (report or f"{PROG}: the daemon exited during start-up\n").encode())
-        os._exit(1)
+            report = pipe.read()  # b"0" (started) or b"1" (not), then lines to show
+        if report[:1] not in (b"0", b"1"):
+            report = f"1{PROG}: the daemon exited during start-up\n".encode()
+        os.write(2, report[1:])
+        os._exit(0 if report[:1] == b"0" else 1)
     os.close(r)
     os.setsid()
     if os.fork():
@@ -263,8 +271,8 @@ def _daemonize():
         os.dup2(null, fd)
     os.close(null)
 
-    def report(text: str) -> None:
-        os.write(w, text.encode())
+    def report(text: str, started: bool) -> None:
+        os.write(w, ("0" if started else "1").encode() + text.encode(errors="backslashreplace"))
         os.close(w)
 
     return report
@@ -314,8 +322,8 @@ def main(argv: list[str] | None = None) -> int:
             chain.metrics = Metrics(chain, config["metrics_host"], config["metrics_port"])
         chain.open()
         started = True
-        if report:
-            report("ok")
+        if report:  # (--metrics_port 0: the port is only known now)
+            report(f"{PROG}: metrics at {chain.metrics.url}\n" if chain.metrics is not None else "", True)
         if pid_file:
             pid_file.write()
         _watch(chain, signals, config["stats"])
@@ -324,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         forced = e.signum
     except StartError as e:
         if report:
-            report(f"{PROG}: {e}\n")
+            report(f"{PROG}: {e}\n", False)
         say(str(e))
         status = 1
     except Exception as e:  # the input failed (a socket error, a plugin's input raising)

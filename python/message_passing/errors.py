@@ -103,12 +103,12 @@ def say(text: str, wait_ms: int = 1000) -> None:
 _status_line = False  # a --stats line is on the terminal, drawn in place, without its newline
 
 
-def status_line(text: str, in_place: bool, last: bool = False) -> None:
+def status_line(text: str, in_place: bool, last: bool = False, wait: bool = False) -> None:
     """The --stats line: on a terminal drawn over the previous one (ended with a newline when it
-    is the last), else a line of its own. Never waits (but for the last): a line stderr has no room
-    for is skipped."""
+    is the last), else a line of its own. Never waits (but for the last, or when told to): a line
+    stderr has no room for is skipped."""
     global _status_line
-    wait_ms = 1000 if last else 0
+    wait_ms = 1000 if last or wait else 0
     if not in_place:
         _write_stderr(f"message-passing: {text}\n", wait_ms)
     elif _write_stderr(f"\r\x1b[Kmessage-passing: {text}" + ("\n" if last else ""), wait_ms):
