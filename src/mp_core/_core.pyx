@@ -62,7 +62,7 @@ STATUS = {"OK": OK, "EOF": EOF, "WAKE": WAKE, "ERROR": ERROR, "REJECTED": REJECT
 globals().update(STATUS)
 
 DEF MAX_RECORDS = 4096        # records in one batch
-DEF MAX_BYTES = 4 << 20       # bytes in one batch (a single larger record still fits)
+DEF MAX_BYTES = 256 << 10     # bytes in one batch (a single larger record still fits)
 DEF READ_CHUNK = 256 << 10    # read(2) size for line sources
 DEF KEEP = 4096               # bytes kept of an oversized input for its error record
 
