@@ -188,22 +188,28 @@ def test_a_stop_signal_ends_it_cleanly_with_the_last_line(sig, tagger):
 
 # -- --stats on a terminal: in place -------------------------------------------------------------
 
-def test_on_a_terminal_the_line_is_drawn_in_place_and_cleared_for_error_records():
-    master, slave = os.openpty()
-    p = subprocess.Popen([MP, "--input", "STDIN", "--output", "Null", "--stats", "0.1"], stdin=subprocess.PIPE,
-                         stdout=subprocess.DEVNULL, stderr=slave)
-    os.close(slave)
-    got = b""
+class Terminal:
+    """A pseudo-terminal, and what was written to it so far."""
 
-    def read_some() -> bytes:
-        nonlocal got
-        while select.select([master], [], [], 0.05)[0]:
+    def __init__(self) -> None:
+        self.master, self.slave = os.openpty()
+        self.got = b""
+
+    def read(self, wait: float = 0.05) -> bytes:
+        while select.select([self.master], [], [], wait)[0]:
             try:
-                got += os.read(master, 65536)
+                self.got += os.read(self.master, 65536)
             except OSError:  # the other side is closed
                 break
-        return got
+        return self.got
 
+
+def test_on_a_terminal_the_line_is_drawn_in_place_and_cleared_for_error_records():
+    term = Terminal()
+    p = subprocess.Popen([MP, "--input", "STDIN", "--output", "Null", "--stats", "0.1"], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=term.slave)
+    os.close(term.slave)
+    read_some = term.read
     try:
         p.stdin.write(b'{"a":1}\n')
         p.stdin.flush()
@@ -213,11 +219,11 @@ def test_on_a_terminal_the_line_is_drawn_in_place_and_cleared_for_error_records(
         assert wait_for(lambda: b"rejected=1" in read_some())
         p.stdin.close()
         assert p.wait(timeout=10) == 0
-        read_some()
+        got = read_some()
     finally:
         p.kill()
         p.wait()
-        os.close(master)
+        os.close(term.master)
     text = got.decode().replace("\r\n", "\n")  # (the terminal's own newline translation)
     draw = "\r\x1b[Kmessage-passing: in="
     assert text.startswith(draw) and text.count(draw) >= 3, text
@@ -232,20 +238,15 @@ def test_on_a_terminal_the_line_is_drawn_in_place_and_cleared_for_error_records(
 def test_on_a_terminal_that_also_shows_the_messages_each_interval_has_its_line():
     # STDOUT to the same terminal: the core writes messages there, which would run into a line
     # drawn in place
-    master, slave = os.openpty()
+    term = Terminal()
     p = subprocess.Popen([MP, "--input", "STDIN", "--output", "STDOUT", "--stats", "0.1"], stdin=subprocess.PIPE,
-                         stdout=slave, stderr=slave)
-    os.close(slave)
+                         stdout=term.slave, stderr=term.slave)
+    os.close(term.slave)
     p.stdin.write(b'{"a":1}\n')
     p.stdin.close()
     assert p.wait(timeout=10) == 0
-    got = b""
-    while select.select([master], [], [], 0.2)[0]:
-        try:
-            got += os.read(master, 65536)
-        except OSError:
-            break
-    os.close(master)
+    got = term.read(0.2)
+    os.close(term.master)
     assert b"\x1b[K" not in got and b'{"a":1}\r\n' in got and b"message-passing: in=1 out=1" in got, got
 
 
@@ -253,22 +254,12 @@ def test_error_records_on_the_terminal_s_stdout_give_each_interval_its_line():
     # --error STDOUT, stdout the same terminal: records would run into a line drawn in place (only
     # --error STDERR clears it first); with stdout elsewhere the line is drawn in place again
     for stdout_on_terminal in (True, False):
-        master, slave = os.openpty()
+        term = Terminal()
         p = subprocess.Popen([MP, "--input", "STDIN", "--output", "Null", "--error", "STDOUT", "--stats", "0.1"],
-                             stdin=subprocess.PIPE, stdout=slave if stdout_on_terminal else subprocess.DEVNULL,
-                             stderr=slave)
-        os.close(slave)
-        got = b""
-
-        def read_some() -> bytes:
-            nonlocal got
-            while select.select([master], [], [], 0.05)[0]:
-                try:
-                    got += os.read(master, 65536)
-                except OSError:  # the other side is closed
-                    break
-            return got
-
+                             stdin=subprocess.PIPE, stdout=term.slave if stdout_on_terminal else subprocess.DEVNULL,
+                             stderr=term.slave)
+        os.close(term.slave)
+        read_some = term.read
         try:
             assert wait_for(lambda: b"message-passing: in=0" in read_some())
             p.stdin.write(b"bad\n")
@@ -276,11 +267,11 @@ def test_error_records_on_the_terminal_s_stdout_give_each_interval_its_line():
             assert wait_for(lambda: b"rejected=1" in read_some())
             p.stdin.close()
             assert p.wait(timeout=10) == 0
-            read_some()
+            got = read_some()
         finally:
             p.kill()
             p.wait()
-            os.close(master)
+            os.close(term.master)
         if stdout_on_terminal:
             assert b"\x1b[K" not in got, got
             assert b'\n{"class":"Message::Passing::Exception::Decoding"' in got, got
