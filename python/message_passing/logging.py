@@ -222,7 +222,9 @@ class _Flusher:
 
     def __init__(self, handler: "ZeroMQHandler") -> None:
         self.handler, self.lock = weakref.ref(handler), handler.lock
-        self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.r, self.w = os.pipe()  # (not inherited by children)
+        os.set_blocking(self.r, False)
+        os.set_blocking(self.w, False)
         self.thread: threading.Thread | None = None
         self.pending = False  # it will look at the queue soon: no need to wake it
         self.ended = False    # the handler is closed or gone: the pipe goes with the thread
