@@ -684,7 +684,7 @@ def record(text: str, header: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog="What is measured, and how: see the top of bench/run.py.")
-    ap.add_argument("--quick", action="store_true", help="fewer and smaller runs: about a minute")
+    ap.add_argument("--quick", action="store_true", help="fewer and smaller runs: about half a minute")
     ap.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH, with PATH's .md and .png")
     ap.add_argument("--record", action="store_true", help="put the run in bench/RESULTS.md (and RESULTS.png)")
     ap.add_argument("--messages", type=int, help="messages a run (default 1,000,000; --quick 100,000)")
