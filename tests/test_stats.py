@@ -669,3 +669,23 @@ def test_a_daemon_says_where_its_metrics_are(tmp_path):
     finally:
         os.kill(pid, signal.SIGTERM)
     assert wait_for(lambda: not pid_file.exists())
+
+
+def test_a_stderr_nobody_reads_holds_the_exit_one_second_in_all(tmp_path):
+    """The last status line and the exit line each could wait 1 s for room: once one waited in
+    vain, the next does not wait."""
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    try:
+        while True:
+            os.write(w, b"x" * 4096)  # full
+    except BlockingIOError:
+        pass
+    os.set_blocking(w, True)
+    began = time.monotonic()
+    p = subprocess.run([MP, "--input", "STDIN", "--output", "Null", "--stats", "0.1", "--metrics_port", "0"],
+                       input=b'{"a":1}\n', stdout=subprocess.DEVNULL, stderr=w, timeout=30)
+    took = time.monotonic() - began
+    os.close(w)
+    os.close(r)
+    assert p.returncode == 0 and took < 1.9, took

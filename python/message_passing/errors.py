@@ -124,13 +124,21 @@ def clear_status_line() -> None:
         _write_stderr("\r\x1b[K", 1000)
 
 
+_stderr_stuck = False  # a line waited for room in vain: the next ones do not wait until one goes
+
+
 def _write_stderr(text: str, wait_ms: int) -> bool:
+    """Writes `text` if stderr has room within wait_ms (so that the lines of an exit wait 1 s in
+    all for a stderr nobody reads, not 1 s each)."""
+    global _stderr_stuck
     try:
         p = select.poll()
         p.register(2, select.POLLOUT)
-        if p.poll(wait_ms):
+        if p.poll(0 if _stderr_stuck else wait_ms):
             os.write(2, text.encode(errors="backslashreplace"))
+            _stderr_stuck = False
             return True
+        _stderr_stuck = wait_ms > 0
     except (OSError, InterruptedError):
         pass
     return False
