@@ -102,6 +102,7 @@ class Chain:
         self.signals: Signals | None = None
         self.status = None  # --stats (stats.Status), shown at each tick
         self.metrics = None  # --metrics_port (metrics.Metrics), given counters when it asks
+        self._stderr_sharers: list = []  # outputs writing where stderr goes (found once, at open)
 
     def _native_sinks(self) -> list | None:
         """The outputs the core writes to if it can run this chain alone, else None."""
@@ -142,6 +143,7 @@ class Chain:
                 raise
             except Exception as e:
                 raise StartError(f"{label(c)}: {exc_text(e, filename=True)}") from None
+        self._stderr_sharers = self._where_stderr_goes()
 
     def close(self) -> None:
         """Stops the input, lets file and pipe outputs finish what they were writing (within
@@ -201,7 +203,7 @@ class Chain:
                 say(self.summary())
             if self.signals.tick:
                 self.signals.tick = False
-                self.status.show(wait=bool(self._where_stderr_goes()))
+                self.status.show(wait=bool(self._stderr_sharers))
         if self.metrics is not None and self.metrics.wanted:
             self.metrics.snapshot()
         if self.signals.reopen:
@@ -216,9 +218,10 @@ class Chain:
     def _stderr_mid_record(self) -> bool:
         """Whether an output writing where stderr goes (stderr, or a stdout that is the same file)
         was stopped in the middle of a write."""
-        return any(o.sink.pending for o in self._where_stderr_goes())
+        return any(o.sink.pending for o in self._stderr_sharers)
 
     def _where_stderr_goes(self) -> list:
+        """The outputs that write to stderr, or to a stdout that is the same file."""
         found = []
         for o in self.outputs():
             fd = getattr(o, "fd", None)
@@ -233,7 +236,7 @@ class Chain:
     def _finish_where_stderr_goes(self) -> None:
         """Finishes the batch an output writing where stderr goes was stopped in, before a line
         goes to stderr (a stop signal still stops it; metrics still get their counters)."""
-        for o in self._where_stderr_goes():
+        for o in self._stderr_sharers:
             while o.sink.pending and not self.signals.stop:
                 if o.sink.write_on() == _core.INTERRUPTED:
                     self.signals.take()
