@@ -203,27 +203,32 @@ class Terminal:
                 break
         return self.got
 
+    def run(self, args: list[str], steps: list[tuple[bytes | None, bytes | None]], stdout_here: bool = False) -> bytes:
+        """The CLI with its stderr (and its stdout, if stdout_here) on this terminal: for each step,
+        writes its input (if any) and waits until the terminal shows what it names (if anything);
+        then ends the input, checks the exit status and returns all the terminal showed."""
+        p = subprocess.Popen([MP, *args], stdin=subprocess.PIPE,
+                             stdout=self.slave if stdout_here else subprocess.DEVNULL, stderr=self.slave)
+        os.close(self.slave)
+        try:
+            for data, seen in steps:
+                if data is not None:
+                    p.stdin.write(data)
+                    p.stdin.flush()
+                if seen is not None:
+                    assert wait_for(lambda: seen in self.read())
+            p.stdin.close()
+            assert p.wait(timeout=10) == 0
+            return self.read()
+        finally:
+            p.kill()
+            p.wait()
+            os.close(self.master)
+
 
 def test_on_a_terminal_the_line_is_drawn_in_place_and_cleared_for_error_records():
-    term = Terminal()
-    p = subprocess.Popen([MP, "--input", "STDIN", "--output", "Null", "--stats", "0.1"], stdin=subprocess.PIPE,
-                         stdout=subprocess.DEVNULL, stderr=term.slave)
-    os.close(term.slave)
-    read_some = term.read
-    try:
-        p.stdin.write(b'{"a":1}\n')
-        p.stdin.flush()
-        assert wait_for(lambda: b"in=1 out=1" in read_some())
-        p.stdin.write(b"bad\n")
-        p.stdin.flush()
-        assert wait_for(lambda: b"rejected=1" in read_some())
-        p.stdin.close()
-        assert p.wait(timeout=10) == 0
-        got = read_some()
-    finally:
-        p.kill()
-        p.wait()
-        os.close(term.master)
+    got = Terminal().run(["--input", "STDIN", "--output", "Null", "--stats", "0.1"],
+                         [(b'{"a":1}\n', b"in=1 out=1"), (b"bad\n", b"rejected=1")])
     text = got.decode().replace("\r\n", "\n")  # (the terminal's own newline translation)
     draw = "\r\x1b[Kmessage-passing: in="
     assert text.startswith(draw) and text.count(draw) >= 3, text
@@ -238,15 +243,8 @@ def test_on_a_terminal_the_line_is_drawn_in_place_and_cleared_for_error_records(
 def test_on_a_terminal_that_also_shows_the_messages_each_interval_has_its_line():
     # STDOUT to the same terminal: the core writes messages there, which would run into a line
     # drawn in place
-    term = Terminal()
-    p = subprocess.Popen([MP, "--input", "STDIN", "--output", "STDOUT", "--stats", "0.1"], stdin=subprocess.PIPE,
-                         stdout=term.slave, stderr=term.slave)
-    os.close(term.slave)
-    p.stdin.write(b'{"a":1}\n')
-    p.stdin.close()
-    assert p.wait(timeout=10) == 0
-    got = term.read(0.2)
-    os.close(term.master)
+    got = Terminal().run(["--input", "STDIN", "--output", "STDOUT", "--stats", "0.1"], [(b'{"a":1}\n', None)],
+                         stdout_here=True)
     assert b"\x1b[K" not in got and b'{"a":1}\r\n' in got and b"message-passing: in=1 out=1" in got, got
 
 
@@ -254,24 +252,9 @@ def test_error_records_on_the_terminal_s_stdout_give_each_interval_its_line():
     # --error STDOUT, stdout the same terminal: records would run into a line drawn in place (only
     # --error STDERR clears it first); with stdout elsewhere the line is drawn in place again
     for stdout_on_terminal in (True, False):
-        term = Terminal()
-        p = subprocess.Popen([MP, "--input", "STDIN", "--output", "Null", "--error", "STDOUT", "--stats", "0.1"],
-                             stdin=subprocess.PIPE, stdout=term.slave if stdout_on_terminal else subprocess.DEVNULL,
-                             stderr=term.slave)
-        os.close(term.slave)
-        read_some = term.read
-        try:
-            assert wait_for(lambda: b"message-passing: in=0" in read_some())
-            p.stdin.write(b"bad\n")
-            p.stdin.flush()
-            assert wait_for(lambda: b"rejected=1" in read_some())
-            p.stdin.close()
-            assert p.wait(timeout=10) == 0
-            got = read_some()
-        finally:
-            p.kill()
-            p.wait()
-            os.close(term.master)
+        got = Terminal().run(["--input", "STDIN", "--output", "Null", "--error", "STDOUT", "--stats", "0.1"],
+                             [(None, b"message-passing: in=0"), (b"bad\n", b"rejected=1")],
+                             stdout_here=stdout_on_terminal)
         if stdout_on_terminal:
             assert b"\x1b[K" not in got, got
             assert b'\n{"class":"Message::Passing::Exception::Decoding"' in got, got
