@@ -92,12 +92,15 @@ def build_bare(tmp: str, lib: str) -> str:
     return exe
 
 
+SIZED_HEAD = '{"@timestamp":"2024-05-01T12:34:56.%03dZ","level":"info","message":"item %07d '
+MIN_LINE_BYTES = len(SIZED_HEAD % (0, 0)) + 2  # the shortest line write_data makes with a size
+
+
 def write_data(tmp: str, n: int, size: int | None = None) -> tuple[str, int]:
     """n lines of LINE, or with `size`, log lines of exactly `size` bytes each (and a newline)."""
     line, fields = LINE, (lambda i: (i % 1000, i, i))
     if size:
-        head = '{"@timestamp":"2024-05-01T12:34:56.%03dZ","level":"info","message":"item %07d '
-        line, fields = head + "x" * (size - len(head % (0, 0)) - 2) + '"}\n', (lambda i: (i % 1000, i % 10**7))
+        line, fields = SIZED_HEAD + "x" * (size - MIN_LINE_BYTES) + '"}\n', (lambda i: (i % 1000, i % 10**7))
         if len(line % (0, 0)) != size + 1:
             raise ValueError(f"{size} bytes is too short for a log line")
     path = os.path.join(tmp, f"data_{n}_{size}.jsonl" if size else f"data_{n}.jsonl")

@@ -71,6 +71,7 @@ from typing import NamedTuple
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from bench import (  # noqa: E402
+    MIN_LINE_BYTES,
     POLL,
     RESULTS,
     START_TIMEOUT,
@@ -681,20 +682,34 @@ def record(text: str, header: str) -> None:
         f.write(section + doc.lstrip("\n"))
 
 
+def at_least(least: int):
+    """An argparse type: a whole number no smaller than `least`."""
+    def check(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if n < least:
+            raise argparse.ArgumentTypeError(f"{n} is less than {least}")
+        return n
+    return check
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog="What is measured, and how: see the top of bench/run.py.")
     ap.add_argument("--quick", action="store_true", help="fewer and smaller runs: about half a minute")
     ap.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH, with PATH's .md and .png")
     ap.add_argument("--record", action="store_true", help="put the run in bench/RESULTS.md (and RESULTS.png)")
-    ap.add_argument("--messages", type=int, help="messages a run (default 1,000,000; --quick 100,000)")
-    ap.add_argument("--repeat", type=int, help="rounds (default 5; --quick 3)")
+    ap.add_argument("--messages", type=at_least(1), help="messages a run (default 1,000,000; --quick 100,000)")
+    ap.add_argument("--repeat", type=at_least(1), help="rounds (default 5; --quick 3)")
     ap.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS), metavar="S",
                     help=f"scenarios to run (default: all of {', '.join(SCENARIOS)})")
     ap.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS), metavar="S",
                     help=f"systems to run (default: all of {', '.join(SYSTEMS)})")
-    ap.add_argument("--senders", nargs="*", type=int, default=list(SENDERS), help="senders of the second table")
-    ap.add_argument("--sizes", nargs="*", type=int, default=list(SIZES), help="message bytes of the second table")
+    ap.add_argument("--senders", nargs="*", type=at_least(1), default=list(SENDERS), help="senders of the second table")
+    ap.add_argument("--sizes", nargs="*", type=at_least(MIN_LINE_BYTES), default=list(SIZES),
+                    help=f"message bytes of the second table (at least {MIN_LINE_BYTES})")
     ap.add_argument("--mp", default=os.path.join(os.path.dirname(sys.executable), "message-passing"),
                     help="our CLI (default: message-passing next to this Python)")
     ap.add_argument("--perl", default="/usr/bin/message-pass", help="the Perl original's CLI")
@@ -703,6 +718,8 @@ def main() -> int:
     if cfg.record and (cfg.quick or cfg.messages or cfg.repeat or cfg.scenarios != list(SCENARIOS)
                        or cfg.systems != list(SYSTEMS) or cfg.senders != list(SENDERS) or cfg.sizes != list(SIZES)):
         ap.error("--record records full runs only (no --quick, --messages, --repeat or subsets)")
+    if cfg.json and not os.access(os.path.dirname(os.path.abspath(cfg.json)), os.W_OK):
+        ap.error(f"--json: cannot write in {os.path.dirname(os.path.abspath(cfg.json))}")  # known before the run
     if cfg.handler_child:
         system, ep, n, warm = cfg.handler_child
         handler_child(system, ep, int(n), int(warm))

@@ -48,3 +48,17 @@ def test_harness_tiny_run_writes_its_results(tmp_path):
     assert {g["goal"] for g in doc["goals"]} >= {"aggregator_pull: ours / ceiling", "worker: ours / python"}
     table = (tmp_path / "results.md").read_text()
     assert "| aggregator_pull | ours |" in table and "How cost grows" in table
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--messages", "0"], "--messages"),
+    (["--repeat", "-1"], "--repeat"),
+    (["--senders", "0"], "--senders"),
+    (["--sizes", "0"], "--sizes"),
+    (["--messages", "many"], "--messages"),
+    (["--json", "/nonexistent/dir/x.json"], "--json"),
+])
+def test_harness_refuses_impossible_arguments_before_it_runs(args, named):
+    r = subprocess.run([sys.executable, str(RUN), "--quick", *args], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and named in r.stderr.splitlines()[-1], r.stderr
+    assert r.stdout == ""  # nothing measured
