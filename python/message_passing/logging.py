@@ -397,7 +397,6 @@ class ZeroMQHandler(logging.Handler):
         self._sink = _core.ZmqSink(sock, xpub=pub)
         self._full, self._last_dropped = False, 0  # the last hand-over found no room
         self._handing_over = self._closing = False
-        self._queue.clear()
 
     def _reopen_after_fork(self) -> None:
         # the parent's: closing them here could hang
@@ -406,7 +405,8 @@ class ZeroMQHandler(logging.Handler):
         self._sent_before = self._dropped_before = 0
         self._dropped = self.failed = self.undelivered = 0
         self._sink = self._sink if self.bind else None
-        self._open()  # (the parent's queue is the parent's to send)
+        self._queue.clear()  # the parent's to send (cleared first: the child's open may fail)
+        self._open()
 
     # -- records
 
