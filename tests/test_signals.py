@@ -43,6 +43,27 @@ def test_sigterm_stops_a_chain_blocked_on_a_stalled_reader_within_its_drain_boun
         p.wait()
 
 
+def test_outputs_blocked_on_one_stalled_reader_share_one_drain_bound(tmp_path):
+    # stdout and stderr (the error chain) are one pipe nobody reads: the output's wait, then the
+    # error record saying it failed, must not wait 3 s each (it took 7 s)
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(NUMBERED)
+    r, w = os.pipe()
+    with open(data, "rb") as stdin:
+        p = subprocess.Popen([MP, "--input", "STDIN", "--output", "STDOUT"], stdin=stdin, stdout=w, stderr=w)
+    os.close(w)
+    try:
+        started(p)
+        began = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=10) == 0
+        assert time.monotonic() - began < 3 + 1 + 1  # DRAIN_MS in all, the exit's lines 1 s in all, some
+    finally:
+        p.kill()
+        p.wait()
+        os.close(r)
+
+
 def test_a_second_signal_ends_it_at_once(tmp_path):
     # a sender lingering for ever (linger -1) for a peer that never comes: the first signal waits
     # on, the second (more than 0.1 s later: a quick double Ctrl-C) ends it, saying what was lost

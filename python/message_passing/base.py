@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Iterator
 from . import _core, signals
 from .options import Option, check_options
 
-DRAIN_MS = 3000  # how long a stopping chain gives a file or pipe output to take what it was writing
+DRAIN_MS = 3000  # how long a stopping chain gives its file and pipe outputs, in all, to take what they were writing
 
 
 class Component:
@@ -78,6 +78,13 @@ class Encoder(Component):
         raise NotImplementedError
 
 
+def drain_ms() -> int:
+    """How long a file or pipe output of a stopping chain may still wait for its reader: DRAIN_MS
+    for all of them together (the error chain's too), from the first wait on."""
+    sig = signals.installed()
+    return DRAIN_MS if sig is None else sig.drain_left_ms(DRAIN_MS)
+
+
 class Output(Component):
     """Takes encoded messages. A native output writes through its core `sink`."""
 
@@ -87,13 +94,14 @@ class Output(Component):
 
     def consume(self, message: bytes) -> None:
         """One message (the error chain's, a tee's) through the core sink. A blocked reader is
-        waited for as the main output's is; once the chain is stopping, for DRAIN_MS at most."""
+        waited for as the main output's is; once the chain is stopping, within what is left of
+        DRAIN_MS."""
         sig = signals.installed()
-        status = self.sink.write_list([message], DRAIN_MS if sig is not None and sig.stop else -1)
+        status = self.sink.write_list([message], drain_ms() if sig is not None and sig.stop else -1)
         while status == _core.INTERRUPTED:  # a signal: see it (its wake-up), then go on
             if sig is not None:
                 sig.take()
-            status = self.sink.drain(DRAIN_MS) if sig is None or sig.stop else self.sink.write_on()
+            status = self.sink.drain(drain_ms()) if sig is None or sig.stop else self.sink.write_on()
         if status == _core.FAILED:
             err = self.sink.take_error()
             raise OSError(err, os.strerror(err), self.where or None)

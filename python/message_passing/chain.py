@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 from . import _core
-from .base import DRAIN_MS, call, label
+from .base import DRAIN_MS, call, drain_ms, label
 from .codecs.json import JSONDecoder, JSONEncoder
 from .codecs.null import NullDecoder, NullEncoder
 from .errors import DECODING, ENCODING, DecodingError, ErrorChain, StartError, exc_text, say
@@ -147,14 +147,14 @@ class Chain:
 
     def close(self) -> None:
         """Stops the input, lets file and pipe outputs finish what they were writing (within
-        DRAIN_MS), then closes the outputs: a ZeroMQ output then has its linger to deliver."""
+        DRAIN_MS in all), then closes the outputs: a ZeroMQ output then has its linger to deliver."""
         call(self.input, "close")
         if self.signals is not None:
             self.signals.take()  # what woke the core is seen: draining must not stop for it
         for o in self.outputs():
             sink = getattr(o, "sink", None)
             if sink is not None and sink.pending:
-                sink.drain(DRAIN_MS)
+                sink.drain(drain_ms())
                 self._sink_failed([o])
         for c in (self.filter, self.output, self.errors.output):
             try:
@@ -335,7 +335,7 @@ class Chain:
             err = o.sink.take_error()
             if err:
                 where = getattr(o, "where", "") or None
-                text = os.strerror(err) if err != errno.ETIMEDOUT else f"its reader took nothing for {DRAIN_MS} ms"
+                text = os.strerror(err) if err != errno.ETIMEDOUT else f"its reader took nothing in the {DRAIN_MS} ms a stopping chain waits"
                 self.errors.output_failed(label(o), OSError(err, text, where), 0)
 
     # -- counters ----------------------------------------------------------------------------

@@ -60,6 +60,7 @@ class Signals:
         self.interrupt_python = False  # raise Stopping from the handler (an input written in Python)
         self.ending = False  # the exit line is being written: nothing is left to stop
         self._first_stop = 0.0
+        self._drain_until: float | None = None  # the end of a stopping chain's wait for its outputs
 
     def install(self) -> None:
         global _installed
@@ -117,6 +118,15 @@ class Signals:
             signal.pthread_kill(self._main, TICK)
         except (ProcessLookupError, OSError):
             pass  # the main thread is gone: the process is ending
+
+    def drain_left_ms(self, total_ms: int) -> int:
+        """What is left of the `total_ms` a stopping chain gives all its file and pipe outputs
+        together (the error chain's too) to take what they were writing, counted from the first
+        wait: outputs blocked on the same stalled reader, or on several, must not add up their waits."""
+        now = time.monotonic()
+        if self._drain_until is None:
+            self._drain_until = now + total_ms / 1000
+        return max(0, int((self._drain_until - now) * 1000))
 
     def take(self) -> None:
         """Reads the wake-up pipe: the signals that came. (Their handlers run as soon as Python
