@@ -12,7 +12,7 @@ import textwrap
 import time
 import urllib.request
 
-from conftest import MP, endpoint, error_records, free_port, mp, opts, stop, wait_for
+from conftest import MP, endpoint, error_records, free_port, mp, opts, stop, summary, wait_for
 
 NUMBERED = b"".join(b'{"n":%d}\n' % i for i in range(200000))
 
@@ -327,3 +327,40 @@ def _scrape(port: int) -> bytes | None:
             return r.read()
     except OSError:
         return None
+
+
+def _catches(pid: int, sig: int) -> bool:
+    """Whether process `pid` has a handler for `sig` (its SigCgt mask in /proc)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(mask >> (sig - 1) & 1)
+
+
+def _as_soon_as_it_catches(signals: list[int]) -> subprocess.Popen:
+    """Our CLI on a stdin that never ends, sent `signals` the moment it catches them: while it is
+    still loading (it took them as the default: death, or a KeyboardInterrupt traceback)."""
+    p = subprocess.Popen([MP, "--input", "STDIN", "--output", "Null"], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert wait_for(lambda: all(_catches(p.pid, s) for s in signals) or p.poll() is not None,
+                    timeout=10, interval=0.0005)
+    for s in signals:
+        p.send_signal(s)
+    return p
+
+
+def test_a_stop_signal_while_starting_stops_it_cleanly():
+    p = _as_soon_as_it_catches([signal.SIGTERM])
+    code, _, err = stop(p, signal.SIGTERM, timeout=10)  # (gone by then: only the first is sent)
+    assert code == 0 and b"Traceback" not in err, err
+    assert "input STDIN" in summary(err)
+
+
+def test_other_signals_while_starting_do_what_they_do_later():
+    p = _as_soon_as_it_catches([signal.SIGUSR1, signal.SIGHUP])
+    started(p)  # alive: neither was fatal
+    code, _, err = stop(p, signal.SIGTERM, timeout=10)
+    assert code == 0 and b"Traceback" not in err, err
+    assert err.decode().count("message-passing: input STDIN") == 2  # SIGUSR1's counters, and the exit's

@@ -4,10 +4,23 @@ A Python re-implementation of Perl's Message::Passing whose hot path is native. 
 a class with `filter(message)` returning the message or None; see README.md.
 """
 
-from .base import Decoder, Encoder, Filter, Input, Output
-from .logging import ZeroMQHandler
-from .options import ConfigError, Option
+import importlib
 
 __version__ = "0.1.0"
-__all__ = ["Decoder", "Encoder", "Filter", "Input", "Output", "Option", "ConfigError", "ZeroMQHandler",
-           "__version__"]
+
+# Loaded when first asked for: the CLI must handle signals before the slow imports (libzmq's).
+_WHERE = {"Decoder": "base", "Encoder": "base", "Filter": "base", "Input": "base", "Output": "base",
+          "ZeroMQHandler": "logging", "ConfigError": "options", "Option": "options"}
+__all__ = [*_WHERE, "__version__"]
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

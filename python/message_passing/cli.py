@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
 import time
 from typing import Any
@@ -292,11 +293,15 @@ def _open_standard_streams() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # a signal while the rest loads is kept for Signals, not the default (death, or a traceback)
+    early: list[int] = []
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+        signal.signal(s, lambda signum, frame: early.append(signum))
     _open_standard_streams()
     from .signals import Signals
 
     signals = Signals()
-    signals.install()  # before anything slow: a signal now is handled, not a traceback
+    signals.install(early)
     argv = sys.argv[1:] if argv is None else argv
     from .chain import build
     from .errors import StartError, exc_text, say

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
 
 from .options import ConfigError
 
@@ -78,6 +77,8 @@ def resolve(kind: str, name: str, flag: str | None = None):
     for short in BUILTIN[kind]:
         if short.lower() == name.lower():
             return builtin_class(kind, short)
+    from importlib.metadata import entry_points  # (slow to import: only for a name not built in)
+
     for ep in entry_points(group=f"message_passing.{kind}s"):
         if ep.name.lower() == name.lower():
             try:

@@ -62,7 +62,8 @@ class Signals:
         self._first_stop = 0.0
         self._drain_until: float | None = None  # the end of a stopping chain's wait for its outputs
 
-    def install(self) -> None:
+    def install(self, came: list[int] = ()) -> None:
+        """Handles the signals from now on, and the ones that `came` before."""
         global _installed
         _installed = self
         signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
@@ -72,6 +73,8 @@ class Signals:
         signal.signal(signal.SIGHUP, self._on_hup)
         signal.signal(signal.SIGUSR1, self._on_usr1)
         signal.signal(TICK, self._on_tick)
+        if came:
+            os.write(self._write_fd, bytes(came))  # as if they came now: the core wakes, take() sees them
 
     def tick_every(self, seconds: float) -> None:
         """Sets `tick` every `seconds` (0: no more). The tick's signal wakes the core as any other
