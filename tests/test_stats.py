@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -12,6 +13,7 @@ import signal
 import socket
 import struct
 import subprocess
+import termios
 import threading
 import time
 import urllib.error
@@ -22,7 +24,7 @@ import zmq
 
 from conftest import MP, endpoint, error_records, free_port, lines, mp, opts, run_mp, stop, summary, wait_for
 
-STATUS = re.compile(r"message-passing: in=(\d+) out=(\d+) dropped=(\d+) rejected=(\d+) rate=(\d+)/s")
+STATUS = re.compile(r"message-passing: in=(\d+) out=(\d+) dropped=(\d+) failed=(\d+) rejected=(\d+) rate=(\d+)/s")
 
 
 def status_lines(stderr: bytes) -> list[dict]:
@@ -31,7 +33,7 @@ def status_lines(stderr: bytes) -> list[dict]:
     for line in stderr.decode().splitlines():
         m = STATUS.fullmatch(line)
         if m:
-            found.append(dict(zip(("in", "out", "dropped", "rejected", "rate"), map(int, m.groups()))))
+            found.append(dict(zip(("in", "out", "dropped", "failed", "rejected", "rate"), map(int, m.groups()))))
     return found
 
 
@@ -84,9 +86,9 @@ def test_stdin_to_file_a_line_each_interval_with_the_counts(tmp_path):
     assert b"\r" not in err and b"\x1b" not in err  # not a terminal: nothing drawn in place
     seen = status_lines(err)
     assert len(seen) >= 5, err
-    assert seen[0] == {"in": 0, "out": 0, "dropped": 0, "rejected": 0, "rate": 0}
+    assert seen[0] == {"in": 0, "out": 0, "dropped": 0, "failed": 0, "rejected": 0, "rate": 0}
     assert seen[-2]["rate"] == 0  # nothing came in its interval
-    assert {k: v for k, v in seen[-1].items() if k != "rate"} == {"in": 500, "out": 500, "dropped": 0, "rejected": 0}
+    assert {k: v for k, v in seen[-1].items() if k != "rate"} == {"in": 500, "out": 500, "dropped": 0, "failed": 0, "rejected": 0}
     assert 0 < seen[-1]["rate"] <= 500 / 0.5  # the exit's line: over the whole run, not its interval
     assert any(s["rate"] > 0 for s in seen)
     assert [s["in"] for s in seen] == sorted(s["in"] for s in seen)
@@ -135,7 +137,7 @@ def test_zeromq_pull_to_file_fed_by_a_pyzmq_push(tmp_path, procs):
     code, _, err = stop(p)
     assert code == 0, err
     seen = status_lines(err)
-    assert {"in": 2000, "out": 2000, "dropped": 0, "rejected": 0, "rate": 0} in seen[:-1], err
+    assert {"in": 2000, "out": 2000, "dropped": 0, "failed": 0, "rejected": 0, "rate": 0} in seen[:-1], err
     assert any(s["rate"] > 0 for s in seen)
 
 
@@ -149,6 +151,16 @@ def test_rejected_counts_every_error_record_with_a_python_filter(tagger):
     assert len(error_records(r.stderr)) == 3
     last = status_lines(r.stderr)[-1]
     assert (last["in"], last["out"], last["dropped"], last["rejected"]) == (5, 2, 0, 3)
+
+
+def test_an_output_that_cannot_write_counts_as_failed_not_rejected():
+    # /dev/full: every write fails; its error record is about the output, not a rejected message
+    r = run_mp("--input", "STDIN", "--output", "File", "--output_options", opts(filename="/dev/full"), "--stats",
+               input=numbered(300) + b"not json\n")
+    assert r.returncode == 0, r.stderr
+    assert len(error_records(r.stderr)) == 2  # the output's failure (said once), the bad line
+    last = status_lines(r.stderr)[-1]
+    assert (last["in"], last["out"], last["failed"], last["rejected"]) == (301, 0, 300, 1), r.stderr
 
 
 def test_dropped_counts_what_a_pub_with_no_subscriber_drops():
@@ -191,8 +203,10 @@ def test_a_stop_signal_ends_it_cleanly_with_the_last_line(sig, tagger):
 class Terminal:
     """A pseudo-terminal, and what was written to it so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, columns: int = 0) -> None:
         self.master, self.slave = os.openpty()
+        if columns:
+            fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
         self.got = b""
 
     def read(self, wait: float = 0.05) -> bytes:
@@ -238,6 +252,15 @@ def test_on_a_terminal_the_line_is_drawn_in_place_and_cleared_for_error_records(
     last, exit_line = text.rstrip("\n").rsplit("\n", 1)
     assert STATUS.fullmatch(last.rsplit("\r\x1b[K", 1)[1]), text
     assert exit_line.startswith("message-passing: input STDIN received=2 rejected=1"), text
+
+
+def test_on_a_narrow_terminal_the_line_drawn_in_place_is_cut_to_its_width():
+    # a line that wraps would leave its first rows behind at every redraw
+    got = Terminal(columns=30).run(["--input", "STDIN", "--output", "Null", "--stats", "0.1"],
+                                   [(None, b"in=0 out=0 d\r"), (b'{"a":1}\n', b"in=1 out=1 d\r")])
+    *drawn, last = got.decode().replace("\r\n", "\n").split("\r\x1b[K")
+    assert drawn[0] == "" and all(len(line) == 29 for line in drawn[1:]), got
+    assert STATUS.fullmatch(last.split("\n")[0]), got  # the last line, which stays, is whole
 
 
 def test_on_a_terminal_that_also_shows_the_messages_each_interval_has_its_line():

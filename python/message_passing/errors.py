@@ -48,6 +48,7 @@ class ErrorChain:
         self.encoder = encoder
         self.output = output
         self.reported = 0
+        self.rejected = 0  # messages it was given instead of going on (not an output's failures)
         self.lost = 0  # records the error chain itself could not write
         self.failed: dict[str, int] = {}  # messages each output written in Python failed to take
         self._said: set = set()
@@ -57,12 +58,15 @@ class ErrorChain:
         record = {"class": klass, "exception": why, "packed_data": as_text(data)}
         if size is not None and (size != len(data) or why == OVERSIZED):
             record["size"] = size
+        self.rejected += 1
         self.report(record)
 
     def encoding(self, message: Any, exc: BaseException) -> None:
+        self.rejected += 1
         self.report({"class": ENCODING, "exception": exc_text(exc), "stringified_data": as_text(message)})
 
     def filter_failed(self, message: Any, exc: BaseException) -> None:
+        self.rejected += 1
         self.report({"class": FILTER, "exception": exc_text(exc, with_traceback=True),
                      "stringified_data": as_text(message)})
 
@@ -109,9 +113,18 @@ def status_line(text: str, in_place: bool, last: bool = False, wait: bool = Fals
     stderr has no room for is skipped."""
     global _status_line
     wait_ms = 1000 if last or wait else 0
+    line = f"message-passing: {text}"
     if not in_place:
-        _write_stderr(f"message-passing: {text}\n", wait_ms)
-    elif _write_stderr(f"\r\x1b[Kmessage-passing: {text}" + ("\n" if last else ""), wait_ms):
+        _write_stderr(line + "\n", wait_ms)
+        return
+    if not last:
+        try:  # cut to the terminal's width: a line that wraps cannot be drawn over
+            columns = os.get_terminal_size(2).columns
+        except OSError:
+            columns = 0  # (and 0: a terminal that does not say)
+        if columns:
+            line = line[:columns - 1]
+    if _write_stderr("\r\x1b[K" + line + ("\n" if last else ""), wait_ms):
         _status_line = not last
 
 

@@ -1,9 +1,11 @@
 """--stats: a status line on stderr every interval while the chain runs, e.g.
 
-    message-passing: in=1200 out=1198 dropped=2 rejected=0 rate=400/s
+    message-passing: in=1200 out=1198 dropped=2 failed=0 rejected=0 rate=400/s
 
 in: messages the input received; out: messages the output sent; dropped: messages the outputs
-dropped (at the high-water mark, or with no peer); rejected: records given to the error chain;
+dropped (at the high-water mark, or with no peer); failed: messages the outputs could not write;
+rejected: messages given to the error chain instead of going on (not JSON, too large, refused by
+the decoder, filter or encoder);
 rate: messages in per second over the last interval, and on the last line, at exit, over the whole
 run (the last interval is cut short: a few messages in its fraction of a second would show as a
 rate the chain never had). The counts are the chain's own counters (the exit line's), read on the
@@ -48,8 +50,8 @@ class Status:
 
 
 def totals(chain) -> dict[str, int]:
-    """in, out, dropped and rejected, from the chain's counters."""
-    count = {"in": 0, "out": 0, "dropped": 0, "rejected": chain.errors.reported}
+    """in, out, dropped, failed and rejected, from the chain's counters."""
+    count = {"in": 0, "out": 0, "dropped": 0, "failed": 0, "rejected": chain.errors.rejected}
     for role, c in chain.counters():
         kind = role.split(" ", 1)[0]
         if kind == "input":
@@ -58,4 +60,5 @@ def totals(chain) -> dict[str, int]:
             count["out"] = c.get("sent", 0)
         if kind in ("output", "tee"):
             count["dropped"] += c.get("dropped", 0)
+            count["failed"] += c.get("failed", 0)
     return count
