@@ -384,10 +384,13 @@ def test_metrics_endpoint_serves_the_counters_per_component(tmp_path, procs, tag
     assert 0 < metric(samples, "message_passing_uptime_seconds") < 60
     assert scrape(url.replace("/metrics", "/other"))[0] == 404
     assert scrape(url.replace("/metrics", "/"))[0] == 404
-    post = urllib.request.Request(url, data=b"x", method="POST")
-    with pytest.raises(urllib.error.HTTPError) as e:
-        urllib.request.urlopen(post, timeout=5)
-    assert e.value.code == 501
+    with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=5) as r:
+        assert r.status == 200 and int(r.headers["Content-Length"]) > 0 and r.read() == b""
+    for method, status in (("POST", 405), ("DELETE", 405), ("BREW", 501)):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(urllib.request.Request(url, data=b"x", method=method), timeout=5)
+        assert e.value.code == status
+        assert status != 405 or e.value.headers["Allow"] == "GET, HEAD"
     code, _, err = stop(p)
     assert code == 0, err
     assert b"GET /metrics" not in err  # no request log on stderr

@@ -250,7 +250,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except (ConnectionError, socket.timeout):  # the client went, or took too long
             pass
 
-    def do_GET(self) -> None:
+    def do_GET(self, with_body: bool = True) -> None:
         if self.path.split("?", 1)[0] != "/metrics":
             self.send_error(404)
             return
@@ -259,7 +259,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", CONTENT_TYPE)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if with_body:
+            self.wfile.write(body)
+
+    def do_HEAD(self) -> None:
+        self.do_GET(with_body=False)
+
+    def _not_allowed(self) -> None:
+        self.send_response(405)
+        self.send_header("Allow", "GET, HEAD")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed  # (other methods: 501)
 
     def log_message(self, format, *args) -> None:
         pass  # stderr is the error chain's and the status line's
