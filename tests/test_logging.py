@@ -441,9 +441,15 @@ def test_structlog_events_go_the_same_way(procs, tmp_path):
         import sys, structlog
         from message_passing.logging import ZeroMQProcessor
         send = ZeroMQProcessor(connect=sys.argv[1], socket_type="PUSH", drop=True)
-        structlog.configure(processors=[structlog.stdlib.add_log_level, send])
+        Site = structlog.processors.CallsiteParameter
+        structlog.configure(processors=[structlog.stdlib.add_log_level, structlog.processors.CallsiteParameterAdder(
+            [Site.MODULE, Site.FUNC_NAME, Site.LINENO]), send])
         log = structlog.get_logger("svc")
-        log.info("user logged in", user="bob", attempts=3, hostname="not this", ratio=float("nan"))
+
+        def login():
+            log.info("user logged in", user="bob", attempts=3, hostname="not this", ratio=float("nan"))
+
+        login()
         try:
             1 / 0
         except ZeroDivisionError:
@@ -456,6 +462,10 @@ def test_structlog_events_go_the_same_way(procs, tmp_path):
     login, boom = records(out)
     assert (login["message"], login["level"], login["user"], login["attempts"]) == ("user logged in", "info", "bob", 3)
     assert {"@timestamp", "epochtime", "hostname", "pid", "thread", "name"} <= set(login)
+    assert (login["logger"], login["function"]) == ("structlog", "login")  # (no add_logger_name)
+    script = next(tmp_path.glob(login["module"] + ".py"))  # the module: the app's script
+    assert 'log.info("user logged in"' in script.read_text().splitlines()[login["line"] - 1]
+    assert not {"func_name", "lineno"} & set(login)
     assert login["hostname"] != "not this" and (login["extra.hostname"], login["ratio"]) == ("not this", "nan")
     assert boom["level"] == "error" and "ZeroDivisionError" in boom["exception"]
 

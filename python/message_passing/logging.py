@@ -600,7 +600,8 @@ class ZeroMQProcessor:
                                         ZeroMQProcessor(connect="tcp://127.0.0.1:5558", drop=True)])
 
     The record: `event` is the message; level, the logger's name (structlog's add_log_level,
-    add_logger_name) and the fixed fields as a ZeroMQHandler's; the other keys as they are."""
+    add_logger_name), module, function and line (its CallsiteParameterAdder's module, func_name,
+    lineno) and the other fixed fields as a ZeroMQHandler's; the other keys as they are."""
 
     def __init__(self, handler: ZeroMQHandler | None = None, *, drop: bool = False, **options: Any) -> None:
         self.handler = handler if handler is not None else ZeroMQHandler(**options)
@@ -609,16 +610,21 @@ class ZeroMQProcessor:
     def __call__(self, logger: Any, method_name: str, event_dict: dict) -> dict:
         fmt = self.handler.json
         now = time.time()
+        logger_name = event_dict.get("logger") or getattr(logger, "name", None) or "structlog"
         doc: dict[str, Any] = {
             "message": _text(event_dict.get("event", event_dict.get("message", ""))),  # (EventRenamer)
             "level": _structlog_level(event_dict.get("level", method_name)),
-            "name": fmt.app_name or event_dict.get("logger") or getattr(logger, "name", None) or "structlog",
+            "name": fmt.app_name or logger_name,
             "@timestamp": fmt.timestamp(now),
             "epochtime": now,
             "hostname": fmt.hostname,
             "pid": os.getpid(),
             "thread": threading.current_thread().name,
+            "logger": logger_name,
         }
+        for key, field in _CALLSITE.items():
+            if key in event_dict:
+                doc[field] = event_dict[key]
         exc_info = event_dict.get("exc_info")
         if exc_info and "exception" not in event_dict:
             if exc_info is True:
@@ -631,7 +637,7 @@ class ZeroMQProcessor:
         for key in ("exception", "stack"):  # (structlog's format_exc_info, StackInfoRenderer)
             if key in event_dict and key not in doc:
                 doc[key] = event_dict[key]
-        used = {"event", "exc_info", "level", "logger", "exception", "stack"}  # in the fixed fields now
+        used = {"event", "exc_info", "level", "logger", "exception", "stack", *_CALLSITE}  # in the fixed fields now
         if "event" not in event_dict:
             used.add("message")
         for key, value in event_dict.items():
@@ -643,6 +649,9 @@ class ZeroMQProcessor:
 
             raise structlog.DropEvent
         return event_dict
+
+
+_CALLSITE = {"module": "module", "func_name": "function", "lineno": "line"}  # structlog's CallsiteParameterAdder
 
 
 def _structlog_level(name: Any) -> str:
