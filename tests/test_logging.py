@@ -852,3 +852,11 @@ def test_handlers_dropped_after_logging_free_their_threads_and_descriptors(procs
     assert r.returncode == 0 and r.stderr == b"", r.stderr
     threads, fds, threads_after, fds_after = map(int, r.stdout.split())
     assert (threads_after, fds_after) == (threads, fds)
+
+
+def test_the_handler_is_reached_through_the_package_without_importing_its_module(tmp_path):
+    r = app(tmp_path, """
+        import message_passing
+        print(message_passing.logging.ZeroMQHandler.__name__, message_passing.ZeroMQHandler.__name__)
+    """)
+    assert r.returncode == 0 and r.stdout.split() == [b"ZeroMQHandler", b"ZeroMQHandler"], r.stderr

@@ -16,7 +16,10 @@ __all__ = [*_WHERE, "__version__"]
 
 def __getattr__(name: str):
     if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        try:  # a submodule (message_passing.logging.ZeroMQHandler without importing it first)
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
     value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
     globals()[name] = value
     return value
