@@ -718,8 +718,9 @@ def main() -> int:
     if cfg.record and (cfg.quick or cfg.messages or cfg.repeat or cfg.scenarios != list(SCENARIOS)
                        or cfg.systems != list(SYSTEMS) or cfg.senders != list(SENDERS) or cfg.sizes != list(SIZES)):
         ap.error("--record records full runs only (no --quick, --messages, --repeat or subsets)")
-    if cfg.json and not os.access(os.path.dirname(os.path.abspath(cfg.json)), os.W_OK):
-        ap.error(f"--json: cannot write in {os.path.dirname(os.path.abspath(cfg.json))}")  # known before the run
+    json_dir = cfg.json and os.path.dirname(os.path.abspath(cfg.json))
+    if json_dir and not os.access(json_dir, os.W_OK):
+        ap.error(f"--json: cannot write in {json_dir}")  # known before the run
     if cfg.handler_child:
         system, ep, n, warm = cfg.handler_child
         handler_child(system, ep, int(n), int(warm))
